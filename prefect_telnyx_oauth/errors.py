@@ -25,8 +25,12 @@ class TelnyxOAuthError(Exception):
     """Base class of every error raised by prefect-telnyx-oauth."""
 
 
-class ConfigurationError(TelnyxOAuthError, ValueError):
-    """A setting or argument is invalid; the message names it and says how to fix it."""
+class ConfigurationError(TelnyxOAuthError):
+    """A setting or argument is invalid; the message names it and says how to fix it.
+
+    Deliberately not a `ValueError`, so pydantic lets it through unwrapped: constructing a block
+    or settings with a bad value raises this type, not a generic `ValidationError`.
+    """
 
 
 class TokenError(TelnyxOAuthError):
