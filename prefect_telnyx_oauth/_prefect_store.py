@@ -1,0 +1,203 @@
+"""The token store of a saved block: its block document on the Prefect API.
+
+Reads and writes touch only the token fields (a merging partial update, never
+`save(overwrite=True)`, which would revert credentials edited in the UI meanwhile). The
+cross-process refresh lock is a global concurrency limit of 1 named after the block document:
+created when missing, and never skipped when missing (the strict behaviour), so a refresh is
+never silently unlocked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import httpx
+from prefect.client.orchestration import PrefectClient, get_client
+from prefect.client.schemas.actions import BlockDocumentUpdate, GlobalConcurrencyLimitCreate
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+from pydantic import SecretStr
+
+from prefect_telnyx_oauth.models import TelnyxToken
+from prefect_telnyx_oauth.token_cache import TokenStoreSession, TokenStoreUnavailableError
+
+logger = logging.getLogger("prefect_telnyx_oauth.store")
+
+LEASE_SECONDS = 60.0
+"""The lock's lease: Prefect's minimum. A killed holder blocks refreshes for at most this long."""
+
+TOKEN_FIELDS = (
+    "access_token",
+    "access_token_expires_at",
+    "access_token_issued_at",
+    "refresh_token",
+)
+
+
+def lock_name(document_id: UUID) -> str:
+    """The global concurrency limit that serialises refreshes of one block document."""
+    return f"telnyx-oauth-refresh-{document_id}"
+
+
+def token_from_data(data: dict[str, Any]) -> TelnyxToken | None:
+    """Build a token from block data (a document or a block's fields), or None if incomplete."""
+    access = data.get("access_token")
+    expires_at = data.get("access_token_expires_at")
+    if not access or not expires_at:
+        return None
+    refresh = data.get("refresh_token")
+    return TelnyxToken(
+        access_token=_secret(access),
+        expires_at=_aware(expires_at),
+        issued_at=_aware(data["access_token_issued_at"])
+        if data.get("access_token_issued_at")
+        else None,
+        refresh_token=_secret(refresh) if refresh else None,
+    )
+
+
+def token_to_data(token: TelnyxToken) -> dict[str, Any]:
+    """The token fields of the block document, as plain JSON values."""
+    return {
+        "access_token": token.access_token.get_secret_value(),
+        "access_token_expires_at": token.expires_at.isoformat(),
+        "access_token_issued_at": token.issued_at.isoformat() if token.issued_at else None,
+        "refresh_token": token.refresh_token.get_secret_value() if token.refresh_token else None,
+    }
+
+
+def _secret(value: Any) -> SecretStr:
+    return value if isinstance(value, SecretStr) else SecretStr(str(value))
+
+
+def _aware(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+class PrefectBlockStore:
+    """Tokens of one saved block document, shared by every process that loads it.
+
+    Args:
+        document_id: The block document's id.
+        label: The block name, for log lines.
+        identity: A function of block data returning its credential fingerprint; a document whose
+            credentials differ from ours (edited in the UI since we loaded it) is neither read nor
+            written, so a token is never paired with another secret.
+        expected_identity: Our own credential fingerprint.
+    """
+
+    def __init__(
+        self,
+        document_id: UUID,
+        *,
+        label: str,
+        identity: Callable[[dict[str, Any]], str],
+        expected_identity: str,
+    ) -> None:
+        self.document_id = document_id
+        self.label = label
+        self._identity = identity
+        self._expected = expected_identity
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[TokenStoreSession]:
+        client = await _call(_open_client())
+        try:
+            yield _PrefectSession(self, client)
+        finally:
+            await client.__aexit__(None, None, None)
+
+
+async def _open_client() -> PrefectClient:
+    client = get_client()
+    await client.__aenter__()
+    return client
+
+
+class _PrefectSession:
+    def __init__(self, store: PrefectBlockStore, client: PrefectClient) -> None:
+        self._store = store
+        self._client = client
+        self._foreign = False
+
+    async def read(self) -> TelnyxToken | None:
+        document = await _call(self._client.read_block_document(self._store.document_id))
+        data = dict(document.data)
+        if self._store._identity(data) != self._store._expected:
+            if not self._foreign:
+                logger.warning(
+                    "block document %r has other credentials than this copy (edited since it "
+                    "was loaded?); its token is not used or overwritten from here. Reload the "
+                    "block to pick up the change.",
+                    self._store.label,
+                )
+            self._foreign = True
+            return None
+        return token_from_data(data)
+
+    async def write(self, token: TelnyxToken) -> None:
+        if self._foreign:
+            return
+        update = BlockDocumentUpdate(data=token_to_data(token), merge_existing_data=True)
+        await _call(self._client.update_block_document(self._store.document_id, update))
+        logger.debug("saved the new token's fields to block document %r", self._store.label)
+
+    async def try_lock(self) -> object | None:
+        name = lock_name(self._store.document_id)
+        for _ in range(2):
+            try:
+                response = await _call(
+                    self._client.increment_concurrency_slots_with_lease(
+                        names=[name], slots=1, mode="concurrency", lease_duration=LEASE_SECONDS
+                    )
+                )
+            except _Locked:
+                return None
+            body = response.json()
+            if body.get("limits"):
+                return UUID(body["lease_id"])
+            await self._create_limit(name)
+        msg = f"concurrency limit {name!r} could not be created"
+        raise TokenStoreUnavailableError(msg)
+
+    async def unlock(self, lease: object) -> None:
+        assert isinstance(lease, UUID)
+        try:
+            await self._client.release_concurrency_slots_with_lease(lease)
+        except Exception as exc:  # the lease expires by itself; never fail a good refresh here
+            logger.warning("could not release refresh lock of %r: %s", self._store.label, exc)
+
+    async def _create_limit(self, name: str) -> None:
+        with contextlib.suppress(ObjectAlreadyExists):  # another process created it first
+            await _call(
+                self._client.create_global_concurrency_limit(
+                    GlobalConcurrencyLimitCreate(name=name, limit=1)
+                )
+            )
+
+
+class _Locked(Exception):
+    """The refresh lock is held by another process (HTTP 423)."""
+
+
+async def _call(awaitable: Any) -> Any:
+    """Await a Prefect API call; a failure to reach it becomes `TokenStoreUnavailableError`."""
+    try:
+        return await awaitable
+    except ObjectNotFound:
+        msg = "the block document no longer exists"
+        raise TokenStoreUnavailableError(msg) from None
+    except httpx.HTTPStatusError as exc:
+        status = exc.response.status_code
+        if status == httpx.codes.LOCKED:
+            raise _Locked from None
+        msg = f"the Prefect API answered {status}"
+        raise TokenStoreUnavailableError(msg) from None
+    except (httpx.TransportError, OSError) as exc:
+        msg = f"the Prefect API could not be reached ({type(exc).__name__})"
+        raise TokenStoreUnavailableError(msg) from None

@@ -1,0 +1,49 @@
+"""The flow of the secret-scan test (run as a script): every token path, at DEBUG, results on.
+
+Usage: python _scan_flow.py BLOCK_NAME
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from prefect import flow
+
+from prefect_telnyx_oauth import TelnyxOAuthCredentials, get_telnyx_auth_headers, get_telnyx_token
+from prefect_telnyx_oauth.errors import TelnyxOAuthError
+
+
+@flow
+def scan(name: str) -> dict[str, object]:
+    block = TelnyxOAuthCredentials.load(name, _sync=True)
+    token = get_telnyx_token(name)
+    get_telnyx_token(block, force_refresh=True)
+    headers = get_telnyx_auth_headers(block)
+    with block.get_client() as client:
+        balance = client.get("/balance").json()
+    wrong = block.model_copy(update={"client_secret": block.client_secret.get_secret_value()[::-1]})
+    wrong._block_document_id = None  # an unsaved copy with a wrong secret
+    try:
+        wrong.get_token(force_refresh=True)
+        failed = ""
+    except TelnyxOAuthError as exc:
+        failed = type(exc).__name__
+        print(f"expected failure: {exc!r} {exc}")
+    return {
+        "scope": token.scope,
+        "header_kind": headers["Authorization"].split()[0],
+        "currency": balance["data"]["currency"],
+        "failed": failed,
+    }
+
+
+if __name__ == "__main__":
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    for logger_name in ("httpx", "httpcore", "prefect_telnyx_oauth", "prefect"):
+        logging.getLogger(logger_name).setLevel(logging.DEBUG)
+        logging.getLogger(logger_name).addHandler(handler)
+    result = scan(sys.argv[1])
+    assert result["failed"] == "InvalidClientError", result
+    print(result)

@@ -1,0 +1,30 @@
+"""Integration fixtures: one Prefect test harness per session, and a clean token cache per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from prefect_telnyx_oauth.token_cache import default_cache
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[None]:
+    """A real Prefect API (the test harness: ~10 s, so once per session)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    from prefect_telnyx_oauth import TelnyxOAuthCredentials
+
+    with prefect_test_harness(server_startup_timeout=90):
+        # Register once, before any concurrent use: concurrent registration fails.
+        TelnyxOAuthCredentials.register_type_and_schema(_sync=True)  # type: ignore[call-arg]
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache() -> Iterator[None]:
+    """Each test starts like a new process: no token in memory."""
+    default_cache.clear()
+    yield
+    default_cache.clear()
