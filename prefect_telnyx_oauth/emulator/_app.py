@@ -1,0 +1,27 @@
+"""Assemble the emulator's Starlette app from its route groups."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+
+from prefect_telnyx_oauth.emulator._admin import AdminRoutes
+from prefect_telnyx_oauth.emulator._api import ApiRoutes
+from prefect_telnyx_oauth.emulator._http import RateLimitHeaders, http_exception_handler
+from prefect_telnyx_oauth.emulator._oauth import OAuthRoutes
+from prefect_telnyx_oauth.emulator._state import EmulatorState
+
+
+def build_app(state: EmulatorState, *, default_redirect_uris: tuple[str, ...]) -> Starlette:
+    """Return the ASGI app serving OAuth, API and `/_emulator/` routes over `state`."""
+    routes = [
+        *OAuthRoutes(state).routes(),
+        *ApiRoutes(state).routes(),
+        *AdminRoutes(state, default_redirect_uris).routes(),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(RateLimitHeaders, state=state)],
+        exception_handlers={HTTPException: http_exception_handler},
+    )
