@@ -37,7 +37,7 @@ from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from prefect_telnyx_oauth.emulator._http import telnyx_error, telnyx_error_item, telnyx_errors
@@ -162,7 +162,10 @@ class ApiRoutes:
 
     def _guard(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            response = self._authenticate(request)
+            failure = self.state.take_api_failure()
+            response = (
+                _injected_failure(*failure) if failure is not None else self._authenticate(request)
+            )
             if isinstance(response, TokenInfo):
                 response = await handler(request, response)
             self.state.counters._api_request_answered(response.status_code)
@@ -382,6 +385,18 @@ class ApiRoutes:
         if "caller-identity" in types:
             data["caller_identity"] = {"name": "Telnyx Emulator", "error_code": None}
         return JSONResponse({"data": data})
+
+
+def _injected_failure(status: int, retry_after: int | None) -> Response:
+    # As a gateway answers: 429 with Telnyx's body and rate-limit headers, other errors in HTML.
+    headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+    if status == 429:
+        headers["x-ratelimit-remaining"] = "0"
+        if retry_after is not None:
+            headers["x-ratelimit-reset"] = str(retry_after)
+        return telnyx_error(429, "10011", "Too many requests; slow down.", headers=headers)
+    html = f"<html><head><title>{status}</title></head><body><h1>{status}</h1></body></html>"
+    return HTMLResponse(html, status_code=status, headers=headers)
 
 
 def _pick(number: str) -> int:

@@ -204,6 +204,21 @@ class TelnyxEmulator:
             rate_limit_next_token_requests=n, retry_after=retry_after, rate_limit_body=body
         )
 
+    def fail_next_api_requests(
+        self, n: int, status: int = 503, *, retry_after: int | None = None
+    ) -> None:
+        """Answer the next `n` API requests (any route, before authentication) with `status`.
+
+        A 429 carries a Telnyx error body (code 10011) and `x-ratelimit-*` headers; any other
+        status an HTML page, as a gateway would. Replaces failures still pending.
+
+        Args:
+            n: How many requests to fail.
+            status: The HTTP error status, 400-599.
+            retry_after: Seconds to announce in `Retry-After` (and `x-ratelimit-reset` on a 429).
+        """
+        self._state.fail_next_api_requests(n, status, retry_after)
+
     def set_token_latency(self, seconds: float) -> None:
         """Delay every token answer by `seconds` without blocking other requests."""
         self._state.update_knobs(token_latency_seconds=seconds)

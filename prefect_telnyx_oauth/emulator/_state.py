@@ -300,6 +300,7 @@ class EmulatorState:
         self._idempotency: dict[tuple[str, str, str], tuple[str, str]] = {}
         self._window_start = 0.0
         self._window_used = 0
+        self._api_failures: list[tuple[int, int | None]] = []
 
     # clock and knobs
 
@@ -314,6 +315,18 @@ class EmulatorState:
             raise ValueError("the emulator clock only moves forward")
         with self._lock:
             self._clock_offset += seconds
+
+    def fail_next_api_requests(self, n: int, status: int, retry_after: int | None) -> None:
+        """Make the next `n` API requests answer `status` (see `TelnyxEmulator`)."""
+        if n < 0 or not 400 <= status <= 599 or (retry_after is not None and retry_after < 0):
+            raise ValueError("need n >= 0, an HTTP error status (400-599) and retry_after >= 0")
+        with self._lock:
+            self._api_failures = [(status, retry_after)] * n
+
+    def take_api_failure(self) -> tuple[int, int | None] | None:
+        """Consume one injected API failure: `(status, retry_after)`, or None."""
+        with self._lock:
+            return self._api_failures.pop(0) if self._api_failures else None
 
     def knobs(self) -> Knobs:
         """Return a copy of the current knobs."""
