@@ -9,6 +9,7 @@ import logging
 import sys
 
 from prefect import flow
+from pydantic import SecretStr
 
 from prefect_telnyx_oauth import TelnyxOAuthCredentials, get_telnyx_auth_headers, get_telnyx_token
 from prefect_telnyx_oauth.errors import TelnyxOAuthError
@@ -22,7 +23,8 @@ def scan(name: str) -> dict[str, object]:
     headers = get_telnyx_auth_headers(block)
     with block.get_client() as client:
         balance = client.get("/balance").json()
-    wrong = block.model_copy(update={"client_secret": block.client_secret.get_secret_value()[::-1]})
+    reversed_secret = SecretStr(block.client_secret.get_secret_value()[::-1])
+    wrong = block.model_copy(update={"client_secret": reversed_secret})
     wrong._block_document_id = None  # an unsaved copy with a wrong secret
     try:
         wrong.get_token(force_refresh=True)
