@@ -1,0 +1,202 @@
+"""`python -m prefect_telnyx_oauth.emulator` as a user runs it: a subprocess whose printed URL,
+exports and curl commands work as printed, and which stops cleanly on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import IO
+
+import httpx
+import pytest
+
+from tests.integration._token_spec import SpecChecker
+
+START_TIMEOUT_SECONDS = 30.0
+
+
+class RunningCli:
+    """A started CLI process and the text it printed up to its last banner line."""
+
+    def __init__(self, process: subprocess.Popen[str], output: str) -> None:
+        self.process = process
+        self.output = output
+        self.exports = {}
+        for line in output.splitlines():
+            if line.startswith("export "):
+                name, _, value = shlex.split(line)[1].partition("=")
+                self.exports[name] = value
+
+    @property
+    def base_url(self) -> str:
+        return self.exports["TELNYX_BASE_URL"]
+
+
+def _read_banner(stream: IO[str]) -> str:
+    """Read lines until the banner's last line (the knobs curl), with a deadline."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in stream:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while not any("/_emulator/knobs" in line for line in seen):
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"the CLI printed no banner in time: {''.join(seen)!r}"
+        try:
+            seen.append(lines.get(timeout=remaining))
+        except queue.Empty:
+            continue
+    return "".join(seen)
+
+
+def start_cli(*args: str) -> RunningCli:
+    """Start the CLI on a free port with extra arguments and read its banner."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "prefect_telnyx_oauth.emulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    try:
+        return RunningCli(process, _read_banner(process.stdout))
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+
+
+@pytest.fixture(scope="module")
+def cli() -> Iterator[RunningCli]:
+    """One CLI with default flags, shared by the module: each start costs seconds (imports)."""
+    running = start_cli()
+    yield running
+    running.process.kill()
+    running.process.wait()
+
+
+def test_cli_prints_exports_that_get_a_token_and_the_balance(cli: RunningCli) -> None:
+    checker = SpecChecker()
+
+    with checker.client(base_url=cli.base_url) as http:
+        issued = http.post(
+            "/oauth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": cli.exports["TELNYX_CLIENT_ID"],
+                "client_secret": cli.exports["TELNYX_CLIENT_SECRET"],
+            },
+        )
+        balance = http.get(
+            "/balance", headers={"Authorization": f"Bearer {issued.json()['access_token']}"}
+        )
+
+    assert cli.base_url.startswith("http://127.0.0.1:")
+    assert cli.base_url.endswith("/v2")
+    assert set(cli.exports) == {"TELNYX_BASE_URL", "TELNYX_CLIENT_ID", "TELNYX_CLIENT_SECRET"}
+    assert issued.status_code == 200
+    assert checker.checked == 1
+    assert balance.json()["data"]["balance"] == "100.00"
+
+
+def test_cli_with_flags_serves_their_knobs_and_stops_cleanly_on_sigterm() -> None:
+    cli = start_cli(
+        "--client-id",
+        "cli-client",
+        "--client-secret",
+        "s3cret with %+: \u00e9",
+        "--token-ttl",
+        "120",
+        "--refresh-token-on-client-credentials",
+        "--rotate-refresh-tokens",
+        "--fail-next-token-requests",
+        "1",
+        "--fail-status",
+        "504",
+    )
+    checker = SpecChecker()
+    data = {
+        "grant_type": "client_credentials",
+        "client_id": cli.exports["TELNYX_CLIENT_ID"],
+        "client_secret": cli.exports["TELNYX_CLIENT_SECRET"],
+    }
+
+    try:
+        with checker.client(base_url=cli.base_url) as http:
+            failed = http.post("/oauth/token", data=data)
+            issued = http.post("/oauth/token", data=data).json()
+            refresh = {"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]}
+            refreshed = http.post("/oauth/token", data={**data, **refresh}).json()
+        cli.process.terminate()
+        exit_code = cli.process.wait(timeout=10)
+    finally:
+        if cli.process.poll() is None:
+            cli.process.kill()
+            cli.process.wait()
+
+    assert cli.exports["TELNYX_CLIENT_SECRET"] == "s3cret with %+: \u00e9"
+    assert failed.status_code == 504
+    assert issued["expires_in"] == 120
+    assert refreshed["refresh_token"] != issued["refresh_token"]
+    assert exit_code == 0
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(cli.base_url + "/balance")
+
+
+def test_cli_admin_route_changes_knobs_at_run_time(cli: RunningCli) -> None:
+    admin = cli.base_url.removesuffix("/v2") + "/_emulator"
+    knobs = {"rate_limit_next_token_requests": 1, "retry_after": 9, "token_ttl_seconds": 5}
+    data = {
+        "grant_type": "client_credentials",
+        "client_id": cli.exports["TELNYX_CLIENT_ID"],
+        "client_secret": cli.exports["TELNYX_CLIENT_SECRET"],
+    }
+
+    with SpecChecker().client(base_url=cli.base_url) as http:
+        http.post(admin + "/knobs", json=knobs)
+        http.post(admin + "/counters/reset")
+        limited = http.post("/oauth/token", data=data)
+        issued = http.post("/oauth/token", data=data)
+        counters = http.get(admin + "/counters").json()
+
+    assert limited.status_code == 429
+    assert limited.headers["retry-after"] == "9"
+    assert issued.json()["expires_in"] == 5
+    assert counters["token_requests_by_status"] == {"429": 1, "200": 1}
+
+
+@pytest.mark.skipif(
+    shutil.which("curl") is None or shutil.which("bash") is None, reason="needs curl and bash"
+)
+def test_cli_printed_shell_commands_run_as_printed(cli: RunningCli) -> None:
+    lines = cli.output.splitlines()
+    script = "\n".join(
+        line
+        for line in lines
+        if line.startswith(("export ", "TOKEN=$(")) or ("/balance" in line and "curl" in line)
+    )
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        # The banner reads the token with python3: the venv's, first on the PATH.
+        env={"PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])},
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert '"balance":"100.00"' in done.stdout
