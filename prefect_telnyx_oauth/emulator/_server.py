@@ -37,13 +37,13 @@ class _Server(uvicorn.Server):
             self.ready.set()
 
     async def main_loop(self) -> None:
+        wake = self._wake or asyncio.Event()
         counter = 0
         # on_tick refreshes the Date header every 10th tick, so tick once a second.
         while not await self.on_tick(counter):
             counter = (counter + 10) % 864_000
-            assert self._wake is not None
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                await asyncio.wait_for(wake.wait(), timeout=1.0)
 
     def request_exit(self) -> None:
         """Ask the server to stop, from any thread."""
