@@ -180,6 +180,7 @@ def api_error(
         kind = response.headers.get("content-type", "").split(";")[0].strip() or "empty"
         what = f"no Telnyx error body ({kind})"
     hint = _hint(status, attempts=attempts, retryable=retryable, wait=wait, policy=policy)
+    what = what.rstrip(".")
     msg = f"Telnyx API {method.upper()} {path} answered {status} for {label}: {what}. {hint}"
     return TelnyxAPIError(msg, status_code=status, errors=details, retry_after=wait)
 

@@ -1,0 +1,1 @@
+"""Example flows; each file also runs as a script."""
