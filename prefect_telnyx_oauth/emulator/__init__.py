@@ -20,8 +20,9 @@ Routes (under `base_url`, e.g. `http://127.0.0.1:54321/v2`):
 
 Knobs (constructor arguments, methods, CLI flags, and `POST /_emulator/knobs` at run time): token
 lifetime, refresh token rotation, refresh tokens on client_credentials, the next N token requests
-failing (HTML 5xx) or rate limited (429 + `Retry-After`), token latency, revocation, and a clock
-that tests move forward with `advance_clock`.
+failing (HTML 5xx) or rate limited (429 + `Retry-After`), the next N API requests failing
+(`fail_next_api_requests`), token latency, revocation, and a clock that tests move forward with
+`advance_clock`.
 
 Example:
     ```python
@@ -45,7 +46,8 @@ curl http://127.0.0.1:8765/_emulator/counters
 
 Other control routes: `GET /_emulator/knobs`, `POST /_emulator/counters/reset`,
 `POST /_emulator/clients` (`{"client_id", "client_secret", "allowed_scopes"?,
-"redirect_uris"?}`) and `POST /_emulator/clock/advance` (`{"seconds": 601}`). They are not
+"redirect_uris"?}`), `POST /_emulator/clock/advance` (`{"seconds": 601}`) and
+`POST /_emulator/api_failures` (`{"n": 2, "status": 429, "retry_after": 3}`). They are not
 authenticated, which is why the emulator binds loopback unless given another `host`.
 """
 

@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
         help="also return a refresh token for client_credentials",
     )
     add("--fail-next-token-requests", type=int, default=0, metavar="N")
+    add("--fail-next-api-requests", type=int, default=0, metavar="N")
     add("--fail-status", type=int, default=503, metavar="S", help="status of those failures")
     add("--rate-limit-next-token-requests", type=int, default=0, metavar="N")
     add("--retry-after", type=int, default=1, metavar="S", help="Retry-After of those 429s")
@@ -97,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.fail_next_token_requests:
         emulator.fail_next_token_requests(args.fail_next_token_requests, args.fail_status)
+    if args.fail_next_api_requests:
+        retry_after = args.retry_after if args.fail_status == 429 else None
+        emulator.fail_next_api_requests(
+            args.fail_next_api_requests, args.fail_status, retry_after=retry_after
+        )
     if args.rate_limit_next_token_requests:
         emulator.rate_limit_next_token_requests(
             args.rate_limit_next_token_requests, args.retry_after

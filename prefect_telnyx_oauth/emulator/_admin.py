@@ -8,6 +8,8 @@ the emulator binds loopback only unless told otherwise).
 - `POST /_emulator/clients`: register a client, `{"client_id", "client_secret",
   "allowed_scopes"?, "redirect_uris"?}`.
 - `POST /_emulator/clock/advance`: move the clock forward, `{"seconds": 601}`.
+- `POST /_emulator/api_failures`: fail the next API requests, `{"n": 2, "status": 429,
+  "retry_after": 3}` (`retry_after` optional).
 
 Knobs: `token_ttl_seconds`, `refresh_token_ttl_seconds`, `rotate_refresh_tokens`,
 `refresh_token_on_client_credentials`, `token_latency_seconds`, `fail_next_token_requests`,
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+from typing import Any, TypeGuard
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -38,6 +40,11 @@ _KNOB_TYPES: dict[str, tuple[type, ...]] = {
     "retry_after": (int,),
     "rate_limit_body": (str,),
 }
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    # bool is an int in Python; a JSON true must not pass as a count.
+    return type(value) is int
 
 
 def _bad(message: str) -> Response:
@@ -71,6 +78,7 @@ class AdminRoutes:
             Route("/_emulator/counters/reset", self.reset_counters, methods=["POST"]),
             Route("/_emulator/clients", self.add_client, methods=["POST"]),
             Route("/_emulator/clock/advance", self.advance_clock, methods=["POST"]),
+            Route("/_emulator/api_failures", self.fail_api_requests, methods=["POST"]),
         ]
 
     async def knobs(self, request: Request) -> Response:
@@ -130,3 +138,17 @@ class AdminRoutes:
             return _bad('Send {"seconds": <non-negative number>}.')
         self.state.advance_clock(float(seconds))
         return JSONResponse({"now": self.state.now()})
+
+    async def fail_api_requests(self, request: Request) -> Response:
+        """Make the next `n` API requests fail with `status` (and `retry_after`)."""
+        data = await _json_object(request)
+        if data is None:
+            return _bad('Send {"n": <count>, "status": <400-599>, "retry_after"?: <seconds>}.')
+        n, status, retry_after = data.get("n"), data.get("status", 503), data.get("retry_after")
+        if not (_is_int(n) and _is_int(status) and (retry_after is None or _is_int(retry_after))):
+            return _bad("n, status and retry_after must be integers.")
+        try:
+            self.state.fail_next_api_requests(n, status, retry_after)
+        except ValueError as exc:
+            return _bad(str(exc))
+        return JSONResponse({"n": n, "status": status, "retry_after": retry_after})

@@ -515,3 +515,35 @@ def test_api_counters_count_requests_by_status(
     assert emulator.counters.api_requests == 4
     assert emulator.counters.api_requests_by_status == {200: 1, 422: 1, 404: 1, 401: 1}
     assert emulator.counters.token_requests == 1  # only the fixture's token
+
+
+# the API failure knob over the admin route
+
+
+def test_admin_api_failures_route_fails_the_next_api_requests(
+    http: httpx.Client, emulator: TelnyxEmulator
+) -> None:
+    admin = emulator.base_url.removesuffix("/v2") + "/_emulator/api_failures"
+    accepted = http.post(admin, json={"n": 1, "status": 429, "retry_after": 4})
+
+    limited = http.get("/balance")
+    after = http.get("/balance")
+
+    assert accepted.status_code == 200
+    assert error(limited, 429, "10011")
+    assert limited.headers["retry-after"] == "4"
+    assert after.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body", [{"n": "1"}, {"n": 1, "status": 200}, {"n": True}, {"n": 1, "retry_after": 1.5}, []]
+)
+def test_admin_api_failures_route_rejects_bad_values_with_400(
+    http: httpx.Client, emulator: TelnyxEmulator, body: Any
+) -> None:
+    admin = emulator.base_url.removesuffix("/v2") + "/_emulator/api_failures"
+
+    response = http.post(admin, json=body)
+
+    assert response.status_code == 400
+    assert http.get("/balance").status_code == 200

@@ -124,6 +124,8 @@ def test_cli_with_flags_serves_their_knobs_and_stops_cleanly_on_sigterm() -> Non
         "--rotate-refresh-tokens",
         "--fail-next-token-requests",
         "1",
+        "--fail-next-api-requests",
+        "1",
         "--fail-status",
         "504",
     )
@@ -140,6 +142,8 @@ def test_cli_with_flags_serves_their_knobs_and_stops_cleanly_on_sigterm() -> Non
             issued = http.post("/oauth/token", data=data).json()
             refresh = {"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]}
             refreshed = http.post("/oauth/token", data={**data, **refresh}).json()
+            bearer = {"Authorization": f"Bearer {refreshed['access_token']}"}
+            api_statuses = [http.get("/balance", headers=bearer).status_code for _ in range(2)]
         cli.process.terminate()
         exit_code = cli.process.wait(timeout=10)
     finally:
@@ -151,6 +155,7 @@ def test_cli_with_flags_serves_their_knobs_and_stops_cleanly_on_sigterm() -> Non
     assert failed.status_code == 504
     assert issued["expires_in"] == 120
     assert refreshed["refresh_token"] != issued["refresh_token"]
+    assert api_statuses == [504, 200]
     assert exit_code == 0
     with pytest.raises(httpx.ConnectError):
         httpx.get(cli.base_url + "/balance")
