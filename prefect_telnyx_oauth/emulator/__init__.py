@@ -51,7 +51,7 @@ Other control routes: `GET /_emulator/knobs`, `POST /_emulator/counters/reset`,
 authenticated, which is why the emulator binds loopback unless given another `host`.
 """
 
+from prefect_telnyx_oauth.emulator._counters import EmulatorCounters
 from prefect_telnyx_oauth.emulator._emulator import TelnyxEmulator
-from prefect_telnyx_oauth.emulator._state import EmulatorCounters
 
 __all__ = ["EmulatorCounters", "TelnyxEmulator"]

@@ -7,10 +7,10 @@ from types import TracebackType
 from typing import Literal
 
 from prefect_telnyx_oauth.emulator._app import build_app
+from prefect_telnyx_oauth.emulator._counters import EmulatorCounters
 from prefect_telnyx_oauth.emulator._server import ServerThread
 from prefect_telnyx_oauth.emulator._state import (
     DEFAULT_SCOPES,
-    EmulatorCounters,
     EmulatorState,
     Knobs,
     OAuthClient,
