@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+import httpx
+
 from prefect_telnyx_oauth.errors import InvalidGrantError
 from prefect_telnyx_oauth.models import TelnyxToken, utc_now
 from prefect_telnyx_oauth.token_client import (
@@ -142,6 +144,13 @@ class _LoopThread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._pid = 0
+        self._http: httpx.AsyncClient | None = None
+
+    def http_client(self) -> httpx.AsyncClient:
+        """One keep-alive client for token requests, bound to this loop (call it on the loop)."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(follow_redirects=False)
+        return self._http
 
     def submit(self, coro: Awaitable[CachedToken]) -> concurrent.futures.Future[CachedToken]:
         # run_coroutine_threadsafe copies the caller's contextvars, so Prefect's settings and
@@ -156,6 +165,7 @@ class _LoopThread:
             if self._loop is None or self._pid != os.getpid():
                 self._loop = asyncio.new_event_loop()
                 self._pid = os.getpid()
+                self._http = None  # a forked child must not reuse the parent's connections
                 self._thread = threading.Thread(
                     target=self._loop.run_forever, name="telnyx-oauth-refresh", daemon=True
                 )
@@ -263,16 +273,21 @@ class TokenCache:
             return self._remember(source, source.seed, "block")
         return None
 
+    def _reject(self, key: str, token: TelnyxToken | None) -> None:
+        if token is not None:
+            self._rejected.setdefault(key, set()).add(_token_id(token))
+
     def _flight(
         self, source: TokenSource, force_refresh: bool
     ) -> concurrent.futures.Future[CachedToken]:
         with self._guard:
-            if force_refresh and (entry := self._entries.get(source.key)) is not None:
-                self._rejected.setdefault(source.key, set()).add(_token_id(entry.token))
-                del self._entries[source.key]
+            if force_refresh:
+                self._reject(source.key, self._held(source.key))
+                self._reject(source.key, source.seed)
+                self._entries.pop(source.key, None)
             future = self._inflight.get(source.key)
             if future is None:
-                future = self._runner.submit(self._refresh(source))
+                future = self._runner.submit(self._refresh(source, force_refresh))
                 self._inflight[source.key] = future
         future.add_done_callback(lambda done: self._landed(source.key, done))
         return future
@@ -282,24 +297,30 @@ class TokenCache:
             if self._inflight.get(key) is future:
                 del self._inflight[key]
 
-    async def _refresh(self, source: TokenSource) -> CachedToken:
+    async def _refresh(self, source: TokenSource, force: bool) -> CachedToken:
         # Re-check first: a caller may have missed just before the previous flight landed.
         entry = self._entries.get(source.key)
         if entry is not None and self._usable(source.key, entry.token, source.leeway_seconds):
             return CachedToken(entry.token, entry.due_at, "memory")
         try:
             async with source.store.session() as session:
-                return await self._refresh_shared(source, session)
+                return await self._refresh_shared(source, session, force)
         except TokenStoreUnavailableError as exc:
             logger.warning(
                 "Prefect API unreachable for %s (%s); refreshing in this process only.",
                 source.label,
                 exc,
             )
-        return await self._refresh_shared(source, _MemorySession())
+        return await self._refresh_shared(source, _MemorySession(), force)
 
-    async def _refresh_shared(self, source: TokenSource, session: TokenStoreSession) -> CachedToken:
+    async def _refresh_shared(
+        self, source: TokenSource, session: TokenStoreSession, force: bool
+    ) -> CachedToken:
         stored = await session.read()
+        if force:
+            # The token the caller wants replaced may live only in the store; a different one
+            # saved after this read is newer, and is taken.
+            self._reject(source.key, stored)
         if self._usable(source.key, stored, source.leeway_seconds):
             assert stored is not None
             return self._remember(source, stored, "store")
@@ -359,10 +380,12 @@ class TokenCache:
     async def _request(
         self, source: TokenSource, held: TelnyxToken | None
     ) -> tuple[TelnyxToken, Literal["refresh_token", "client_credentials"]]:
+        http = self._runner.http_client()
         if held is not None and held.refresh_token is not None:
             grant: Grant = RefreshTokenGrant(held.refresh_token, scope=source.scope)
             try:
-                return await arequest_token(source.endpoint, grant, now=self._now), "refresh_token"
+                token = await arequest_token(source.endpoint, grant, client=http, now=self._now)
+                return token, "refresh_token"
             except InvalidGrantError:
                 logger.info(
                     "refresh token of %s was rejected (invalid_grant); "
@@ -370,7 +393,8 @@ class TokenCache:
                     source.label,
                 )
         grant = ClientCredentialsGrant(scope=source.scope)
-        return await arequest_token(source.endpoint, grant, now=self._now), "client_credentials"
+        token = await arequest_token(source.endpoint, grant, client=http, now=self._now)
+        return token, "client_credentials"
 
 
 default_cache = TokenCache()

@@ -283,3 +283,19 @@ async def test_async_callers_share_one_request_without_blocking_the_loop(
     assert emulator.counters.token_requests == 1
     # A blocked event loop could not have ticked while the token request was in flight.
     assert min(seen_at_arrival) >= 1
+
+
+async def test_force_refresh_replaces_a_token_known_only_to_the_block_document(
+    prefect_api: None, emulator: TelnyxEmulator
+) -> None:
+    await make_block(emulator).asave("force-stored", overwrite=True)
+    first = await (await TelnyxOAuthCredentials.aload("force-stored")).aget_token()
+    default_cache.clear()
+    fresh_copy = await TelnyxOAuthCredentials.aload("force-stored")
+    fresh_copy.access_token = None  # this copy has never seen the stored token
+    forced = await fresh_copy.aget_token(force_refresh=True)
+    assert forced.access_token != first.access_token
+    assert (await read_document("force-stored"))["access_token"] == (
+        forced.access_token.get_secret_value()
+    )
+    assert emulator.counters.token_requests == 2
