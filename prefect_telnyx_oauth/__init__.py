@@ -10,7 +10,9 @@ def pipeline():
 ```
 """
 
+from prefect_telnyx_oauth._api import telnyx_request
 from prefect_telnyx_oauth._version import __version__
+from prefect_telnyx_oauth.account import get_balance
 from prefect_telnyx_oauth.auth import TelnyxOAuth
 from prefect_telnyx_oauth.credentials import TelnyxOAuthCredentials
 from prefect_telnyx_oauth.errors import (
@@ -28,7 +30,9 @@ from prefect_telnyx_oauth.errors import (
     TokenResponseError,
     UnsupportedGrantTypeError,
 )
+from prefect_telnyx_oauth.messaging import get_message, send_message
 from prefect_telnyx_oauth.models import TelnyxToken
+from prefect_telnyx_oauth.numbers import list_phone_numbers, lookup_number
 from prefect_telnyx_oauth.settings import TelnyxSettings
 from prefect_telnyx_oauth.tasks import get_telnyx_auth_headers, get_telnyx_token
 from prefect_telnyx_oauth.token_client import (
@@ -64,7 +68,13 @@ __all__ = [
     "UnsupportedGrantTypeError",
     "__version__",
     "arequest_token",
+    "get_balance",
+    "get_message",
     "get_telnyx_auth_headers",
     "get_telnyx_token",
+    "list_phone_numbers",
+    "lookup_number",
     "request_token",
+    "send_message",
+    "telnyx_request",
 ]

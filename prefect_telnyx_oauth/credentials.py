@@ -210,6 +210,24 @@ class TelnyxOAuthCredentials(CredentialsBlock):
         httpx_kwargs.setdefault("base_url", self.base_url)
         return httpx.AsyncClient(auth=self.get_auth(), **httpx_kwargs)
 
+    def get_telnyx_sdk_client(self) -> Any:
+        """Return an official `telnyx.Telnyx` client holding a fresh token (extra `[sdk]`).
+
+        The SDK never refreshes its token: build a new client per task.
+
+        Raises:
+            ImportError: the `telnyx` package is not installed; the message names the extra.
+        """
+        from prefect_telnyx_oauth.sdk import get_telnyx_sdk_client
+
+        return get_telnyx_sdk_client(self)
+
+    async def aget_telnyx_sdk_client(self) -> Any:
+        """Async twin of `get_telnyx_sdk_client`, returning `telnyx.AsyncTelnyx`."""
+        from prefect_telnyx_oauth.sdk import aget_telnyx_sdk_client
+
+        return await aget_telnyx_sdk_client(self)
+
     # -- wiring --------------------------------------------------------------------------------
 
     @property

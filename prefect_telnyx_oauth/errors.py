@@ -5,13 +5,13 @@ Every exception derives from `TelnyxOAuthError`, and no message ever contains a 
     TelnyxOAuthError
     ├── ConfigurationError            bad input: an http token URL, an empty client id, ...
     ├── TokenError                    the token endpoint did not give us a token
-    │   ├── TokenRequestError         an RFC 6749 error body (.status_code, .error, .error_description)
+    │   ├── TokenRequestError         RFC 6749 error body (.status_code, .error, .error_description)
     │   │   ├── InvalidRequestError       400 invalid_request
     │   │   ├── InvalidClientError        401 invalid_client
     │   │   ├── InvalidGrantError         400 invalid_grant
     │   │   ├── InvalidScopeError         400 invalid_scope
     │   │   └── UnsupportedGrantTypeError 400 unsupported_grant_type
-    │   ├── TokenResponseError        a 2xx (or error) answer that is not a usable token or error body
+    │   ├── TokenResponseError        an answer that is neither a usable token nor an error body
     │   └── TokenEndpointUnavailableError  5xx, 429 or network failures outlasted every attempt
     └── TelnyxAPIError                a Telnyx API call answered 4xx or 5xx (.status_code, .errors)
 """

@@ -25,9 +25,7 @@ class TelnyxSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TELNYX_", env_file=None, extra="ignore")
 
-    client_id: str | None = Field(
-        default=None, description="OAuth client id (`TELNYX_CLIENT_ID`)."
-    )
+    client_id: str | None = Field(default=None, description="OAuth client id (`TELNYX_CLIENT_ID`).")
     client_secret: SecretStr | None = Field(
         default=None, description="OAuth client secret (`TELNYX_CLIENT_SECRET`)."
     )
@@ -40,7 +38,7 @@ class TelnyxSettings(BaseSettings):
     )
     oauth_scope: str | None = Field(
         default=None,
-        description="Space-separated scopes to request (`TELNYX_OAUTH_SCOPE`); unset = the default.",
+        description="Space-separated scopes to request (`TELNYX_OAUTH_SCOPE`); unset: the default.",
     )
     token_url: str | None = Field(
         default=None,
