@@ -28,7 +28,13 @@ from prefect import flow, unmapped
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.futures import as_completed
 from prefect.logging import get_run_logger
-from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
+from prefect.settings import (
+    PREFECT_API_BLOCKS_REGISTER_ON_START,
+    PREFECT_API_URL,
+    PREFECT_HOME,
+    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+    temporary_settings,
+)
 
 from prefect_telnyx_oauth import TelnyxAPIError, TelnyxOAuthCredentials
 from prefect_telnyx_oauth.emulator import TelnyxEmulator
@@ -45,7 +51,14 @@ def offline_prefect() -> Iterator[None]:
     if "PREFECT_HOME" in os.environ or "PREFECT_API_URL" in os.environ:
         yield
         return
-    with temporary_settings(updates={PREFECT_HOME: DEMO_HOME}, restore_defaults={PREFECT_API_URL}):
+    demo = {
+        PREFECT_HOME: DEMO_HOME,
+        # Only our block type is needed (saving registers it): skip registering Prefect's own.
+        PREFECT_API_BLOCKS_REGISTER_ON_START: False,
+        # A fresh database's migrations can outlast the 20 s default on a slow machine.
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 120,
+    }
+    with temporary_settings(updates=demo, restore_defaults={PREFECT_API_URL}):
         yield
 
 

@@ -31,7 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, unmapped
-from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
+from prefect.settings import (
+    PREFECT_API_BLOCKS_REGISTER_ON_START,
+    PREFECT_API_URL,
+    PREFECT_HOME,
+    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+    temporary_settings,
+)
 
 from prefect_telnyx_oauth import TelnyxOAuthCredentials, get_telnyx_token
 from prefect_telnyx_oauth.account import get_balance
@@ -57,7 +63,14 @@ def offline_prefect() -> Iterator[None]:
     if "PREFECT_HOME" in os.environ or "PREFECT_API_URL" in os.environ:
         yield
         return
-    with temporary_settings(updates={PREFECT_HOME: DEMO_HOME}, restore_defaults={PREFECT_API_URL}):
+    demo = {
+        PREFECT_HOME: DEMO_HOME,
+        # Only our block type is needed (saving registers it): skip registering Prefect's own.
+        PREFECT_API_BLOCKS_REGISTER_ON_START: False,
+        # A fresh database's migrations can outlast the 20 s default on a slow machine.
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 120,
+    }
+    with temporary_settings(updates=demo, restore_defaults={PREFECT_API_URL}):
         yield
 
 
@@ -157,10 +170,10 @@ def summary(report: DemoReport, emulator: TelnyxEmulator | None) -> str:
             f"  API calls made: {counters.api_requests}.",
         ]
     if report.reused_token:
-        lines.append(
-            "  The second run reused the token saved in the block: no new token was requested, "
-            "even with this process's token cache cleared."
-        )
+        lines += [
+            "  The second run reused the token saved in the block: no new token was requested,",
+            "  even with this process's token cache cleared.",
+        ]
     else:
         lines.append("  The second run got a new token (the first one was near expiry).")
     lines.append(f"  Done in {report.seconds:.1f} s.")

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from prefect.artifacts import Artifact
+from prefect.settings import get_current_settings
 
 from flows import bulk_messages, keep_token_fresh, quickstart
 from prefect_telnyx_oauth import TelnyxOAuthCredentials
@@ -183,3 +184,23 @@ async def test_keep_token_fresh_near_expiry_refreshes_and_saves_to_block(
     assert emulator.counters.token_requests == 2
     saved = await load_expiry("fresh-near")
     assert saved.isoformat() == second["expires_at"]
+
+
+def test_quickstart_offline_prefect_without_env_uses_demo_home_and_ephemeral_api(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PREFECT_HOME", raising=False)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    with quickstart.offline_prefect():
+        settings = get_current_settings()
+        assert settings.home == quickstart.DEMO_HOME
+        assert settings.api.url is None
+
+
+def test_quickstart_offline_prefect_with_prefect_home_in_env_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
+    before = get_current_settings()
+    with quickstart.offline_prefect():
+        assert get_current_settings() is before
