@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import httpx
 from prefect.blocks.abstract import CredentialsBlock
@@ -248,11 +248,14 @@ class TelnyxOAuthCredentials(CredentialsBlock):
 
     def _token_source(self) -> TokenSource:
         # Called on every token request: compare plain field values, build nothing on a hit.
-        document_id = getattr(self, "_block_document_id", None)
+        # Private attributes are read from pydantic's dict directly: attribute access to them
+        # goes through BaseModel.__getattr__, which costs more than the whole cache look-up.
+        private = self.__pydantic_private__ or {}
+        document_id = private.get("_block_document_id")
         identity = (
             document_id,
             self.client_id,
-            self.client_secret.get_secret_value(),
+            self.client_secret,
             self.scope,
             self.base_url,
             self.token_url,
@@ -265,8 +268,9 @@ class TelnyxOAuthCredentials(CredentialsBlock):
             self.access_token_issued_at,
             self.refresh_token,
         )
-        if self._source_cache is not None and self._source_cache[0] == identity:
-            return self._source_cache[1]
+        cached = private.get("_source_cache")
+        if cached is not None and cached[0] == identity:
+            return cast(TokenSource, cached[1])
         seed = token_from_data(
             {name: getattr(self, name) for name in TOKEN_FIELDS if getattr(self, name) is not None}
         )
