@@ -24,6 +24,9 @@ from prefect_telnyx_oauth import (
 from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.events import TOKEN_ISSUED
 from prefect_telnyx_oauth.token_cache import default_cache
+from tests.secret_scan import secret_scan_fixture  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("secret_scan")
 
 
 def make_block(emulator: TelnyxEmulator, **overrides: Any) -> TelnyxOAuthCredentials:
@@ -95,7 +98,11 @@ async def test_task_retries_transient_failures_only(
 
     @flow
     async def pipeline(which: str) -> None:
-        quick(block if which == "good" else make_block(emulator, client_secret="wrong"))
+        quick(
+            block
+            if which == "good"
+            else make_block(emulator, client_secret=emulator.client_secret[::-1])
+        )
 
     with pytest.raises(TokenEndpointUnavailableError):
         await pipeline("good")

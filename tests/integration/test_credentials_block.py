@@ -19,6 +19,9 @@ from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.errors import ConfigurationError, InvalidClientError
 from prefect_telnyx_oauth.models import utc_now
 from prefect_telnyx_oauth.token_cache import default_cache
+from tests.secret_scan import secret_scan_fixture  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("secret_scan")
 
 CACHE_FIELDS = (
     "access_token",
@@ -125,7 +128,7 @@ def test_block_with_other_secret_is_never_answered_from_the_cached_token(
 ) -> None:
     make_block(emulator).get_token()
     with pytest.raises(InvalidClientError):
-        make_block(emulator, client_secret="wrong-secret").get_token()
+        make_block(emulator, client_secret=emulator.client_secret[::-1]).get_token()
     assert emulator.counters.token_requests == 2
 
 

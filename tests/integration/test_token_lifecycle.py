@@ -9,11 +9,15 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
+import pytest
 from prefect import flow
 
 from prefect_telnyx_oauth import TelnyxOAuthCredentials, get_telnyx_auth_headers, get_telnyx_token
 from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.token_cache import TokenCache
+from tests.secret_scan import secret_scan_fixture  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("secret_scan")
 
 
 def make_block(emulator: TelnyxEmulator, **overrides: Any) -> TelnyxOAuthCredentials:
