@@ -30,9 +30,10 @@ from prefect_telnyx_oauth.errors import (
     TokenResponseError,
     UnsupportedGrantTypeError,
 )
-from prefect_telnyx_oauth.messaging import get_message, send_message
+from prefect_telnyx_oauth.messaging import get_message, message_idempotency_key, send_message
 from prefect_telnyx_oauth.models import TelnyxToken
 from prefect_telnyx_oauth.numbers import list_phone_numbers, lookup_number
+from prefect_telnyx_oauth.sdk import aget_telnyx_sdk_client, get_telnyx_sdk_client
 from prefect_telnyx_oauth.settings import TelnyxSettings
 from prefect_telnyx_oauth.tasks import get_telnyx_auth_headers, get_telnyx_token
 from prefect_telnyx_oauth.token_client import (
@@ -67,13 +68,16 @@ __all__ = [
     "TokenResponseError",
     "UnsupportedGrantTypeError",
     "__version__",
+    "aget_telnyx_sdk_client",
     "arequest_token",
     "get_balance",
     "get_message",
     "get_telnyx_auth_headers",
+    "get_telnyx_sdk_client",
     "get_telnyx_token",
     "list_phone_numbers",
     "lookup_number",
+    "message_idempotency_key",
     "request_token",
     "send_message",
     "telnyx_request",
