@@ -29,5 +29,6 @@ def test_public_names_promised_by_the_docs_are_exported() -> None:
 
 
 def test_version_is_a_release_string() -> None:
-    major, minor, patch = prefect_telnyx_oauth.__version__.split(".")
-    assert major.isdigit() and minor.isdigit() and patch.isdigit()
+    parts = prefect_telnyx_oauth.__version__.split(".")
+    assert len(parts) == 3
+    assert all(part.isdigit() for part in parts)
