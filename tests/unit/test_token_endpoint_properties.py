@@ -112,8 +112,11 @@ def test_parse_token_response_any_answer_gives_a_token_or_our_error(
     response = httpx.Response(status, headers=headers, content=body)
     scan = SecretScan()
     scan.add_secret(CLIENT_SECRET)
-    scan.add_secret(REFRESH_TOKEN)
     scan.add_secret(ACCESS_TOKEN)
+    if isinstance(grant, RefreshTokenGrant):
+        # Only a refresh token we sent is a secret of ours; echoed by a server answering another
+        # grant, the same text is just server text we cannot know to hide.
+        scan.add_secret(REFRESH_TOKEN)
     try:
         token = parse_token_response(response, config=CONFIG, grant=grant, sent_at=T0)
     except TelnyxOAuthError as exc:
