@@ -19,8 +19,6 @@ import argparse
 import asyncio
 import csv
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,38 +26,15 @@ from prefect import flow, unmapped
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.futures import as_completed
 from prefect.logging import get_run_logger
-from prefect.settings import (
-    PREFECT_API_BLOCKS_REGISTER_ON_START,
-    PREFECT_API_URL,
-    PREFECT_HOME,
-    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
-    temporary_settings,
-)
 
 from prefect_telnyx_oauth import TelnyxAPIError, TelnyxOAuthCredentials
 from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.messaging import message_idempotency_key, send_message
+from prefect_telnyx_oauth.testing import offline_prefect
 
 DEMO_HOME = Path(__file__).resolve().parents[1] / ".demo"
 SAMPLE_CSV = Path(__file__).resolve().parent / "sample_messages.csv"
 ARTIFACT_KEY = "telnyx-bulk-messages"
-
-
-@contextmanager
-def offline_prefect() -> Iterator[None]:
-    """As in quickstart.py: the ephemeral API in `./.demo` unless the environment chose one."""
-    if "PREFECT_HOME" in os.environ or "PREFECT_API_URL" in os.environ:
-        yield
-        return
-    demo = {
-        PREFECT_HOME: DEMO_HOME,
-        # Only our block type is needed (saving registers it): skip registering Prefect's own.
-        PREFECT_API_BLOCKS_REGISTER_ON_START: False,
-        # A fresh database's migrations can outlast the 20 s default on a slow machine.
-        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 120,
-    }
-    with temporary_settings(updates=demo, restore_defaults={PREFECT_API_URL}):
-        yield
 
 
 def read_rows(csv_path: str | Path) -> list[dict[str, Any]]:
@@ -198,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         outcomes = asyncio.run(bulk_messages(args.csv_path, args.block, **options))
     else:
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-        with TelnyxEmulator() as emulator, offline_prefect():
+        with TelnyxEmulator() as emulator, offline_prefect(DEMO_HOME):
             block = TelnyxOAuthCredentials(
                 client_id=emulator.client_id,
                 client_secret=emulator.client_secret,

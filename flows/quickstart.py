@@ -24,54 +24,24 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, unmapped
-from prefect.settings import (
-    PREFECT_API_BLOCKS_REGISTER_ON_START,
-    PREFECT_API_URL,
-    PREFECT_HOME,
-    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
-    temporary_settings,
-)
 
 from prefect_telnyx_oauth import TelnyxOAuthCredentials, get_telnyx_token
 from prefect_telnyx_oauth.account import get_balance
 from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.messaging import send_message
 from prefect_telnyx_oauth.numbers import list_phone_numbers
+from prefect_telnyx_oauth.testing import offline_prefect
 from prefect_telnyx_oauth.token_cache import default_cache
 
 DEMO_HOME = Path(__file__).resolve().parents[1] / ".demo"
 
 BLOCK_NAME = "telnyx-demo"
 OFFLINE_RECIPIENTS = ("+15557650001", "+15557650002", "+15557650003")
-
-
-@contextmanager
-def offline_prefect() -> Iterator[None]:
-    """Prefect's ephemeral API with its state in `./.demo`, unless the environment chose one.
-
-    The offline demo saves a block pointing at a loopback emulator: it belongs in a throwaway
-    home, not in `~/.prefect` or a Prefect server the user works with (even one set in a profile).
-    `PREFECT_HOME` or `PREFECT_API_URL` in the environment turns this off.
-    """
-    if "PREFECT_HOME" in os.environ or "PREFECT_API_URL" in os.environ:
-        yield
-        return
-    demo = {
-        PREFECT_HOME: DEMO_HOME,
-        # Only our block type is needed (saving registers it): skip registering Prefect's own.
-        PREFECT_API_BLOCKS_REGISTER_ON_START: False,
-        # A fresh database's migrations can outlast the 20 s default on a slow machine.
-        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 120,
-    }
-    with temporary_settings(updates=demo, restore_defaults={PREFECT_API_URL}):
-        yield
 
 
 @flow(name="telnyx-quickstart")
@@ -203,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(summary(report, None))
         return 0
-    with TelnyxEmulator() as emulator, offline_prefect():
+    with TelnyxEmulator() as emulator, offline_prefect(DEMO_HOME):
         print(f"Offline: the Telnyx emulator serves {emulator.base_url}.")
         credentials = TelnyxOAuthCredentials(
             client_id=emulator.client_id,

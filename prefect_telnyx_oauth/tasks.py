@@ -7,6 +7,7 @@ become a stored result or a cache hit for other credentials.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from prefect import task
@@ -31,6 +32,17 @@ def is_transient(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
     return False
 
 
+token_task = partial(
+    task,
+    cache_policy=NONE,
+    persist_result=False,
+    retries=2,
+    retry_delay_seconds=5,
+    retry_condition_fn=is_transient,
+)
+"""The options both token tasks share: never cached, never persisted, retried only if transient."""
+
+
 def _load(credentials: TelnyxOAuthCredentials | str) -> TelnyxOAuthCredentials:
     if isinstance(credentials, str):
         loaded = TelnyxOAuthCredentials.load(credentials, _sync=True)  # type: ignore[call-arg]
@@ -46,14 +58,7 @@ def _fetch(credentials: TelnyxOAuthCredentials, force_refresh: bool) -> TelnyxTo
     return credentials._remember(entry)
 
 
-@task(
-    name="get_telnyx_token",
-    cache_policy=NONE,
-    persist_result=False,
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=is_transient,
-)
+@token_task(name="get_telnyx_token")
 def get_telnyx_token(
     credentials: TelnyxOAuthCredentials | str, force_refresh: bool = False
 ) -> TelnyxToken:
@@ -77,14 +82,7 @@ def get_telnyx_token(
     return _fetch(_load(credentials), force_refresh)
 
 
-@task(
-    name="get_telnyx_auth_headers",
-    cache_policy=NONE,
-    persist_result=False,
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=is_transient,
-)
+@token_task(name="get_telnyx_auth_headers")
 def get_telnyx_auth_headers(
     credentials: TelnyxOAuthCredentials | str, force_refresh: bool = False
 ) -> dict[str, str]:

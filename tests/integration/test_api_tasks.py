@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from prefect import flow
 
-from prefect_telnyx_oauth import TelnyxOAuthCredentials
 from prefect_telnyx_oauth._api import call_telnyx, telnyx_request
 from prefect_telnyx_oauth._api_errors import RetryPolicy
 from prefect_telnyx_oauth.account import get_balance
@@ -20,21 +19,13 @@ from prefect_telnyx_oauth.errors import ConfigurationError, TelnyxAPIError
 from prefect_telnyx_oauth.messaging import get_message, send_message
 from prefect_telnyx_oauth.numbers import list_phone_numbers, lookup_number
 from prefect_telnyx_oauth.sdk import aget_telnyx_sdk_client, get_telnyx_sdk_client
+from tests.integration.helpers import make_block
 from tests.secret_scan import secret_scan_fixture  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("secret_scan")
 
 SENDER = "+15551000000"
 RECIPIENT = "+15557654321"
-
-
-def make_block(emulator: TelnyxEmulator, **overrides: Any) -> TelnyxOAuthCredentials:
-    values: dict[str, Any] = {
-        "client_id": emulator.client_id,
-        "client_secret": emulator.client_secret,
-        "base_url": emulator.base_url,
-    }
-    return TelnyxOAuthCredentials(**(values | overrides))
 
 
 # -- data back -----------------------------------------------------------------------------------

@@ -24,18 +24,10 @@ from prefect_telnyx_oauth import (
 from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.events import TOKEN_ISSUED
 from prefect_telnyx_oauth.token_cache import default_cache
+from tests.integration.helpers import make_block
 from tests.secret_scan import secret_scan_fixture  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("secret_scan")
-
-
-def make_block(emulator: TelnyxEmulator, **overrides: Any) -> TelnyxOAuthCredentials:
-    values: dict[str, Any] = {
-        "client_id": emulator.client_id,
-        "client_secret": emulator.client_secret,
-        "base_url": emulator.base_url,
-    }
-    return TelnyxOAuthCredentials(**(values | overrides))
 
 
 async def test_token_issued_event_carries_grant_and_expiry_but_no_token(

@@ -19,6 +19,7 @@ from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.errors import ConfigurationError, InvalidClientError
 from prefect_telnyx_oauth.models import utc_now
 from prefect_telnyx_oauth.token_cache import default_cache
+from tests.integration.helpers import make_block
 from tests.secret_scan import secret_scan_fixture  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("secret_scan")
@@ -29,16 +30,6 @@ CACHE_FIELDS = (
     "access_token_issued_at",
     "refresh_token",
 )
-
-
-def make_block(emulator: TelnyxEmulator, **overrides: Any) -> TelnyxOAuthCredentials:
-    values: dict[str, Any] = {
-        "client_id": emulator.client_id,
-        "client_secret": emulator.client_secret,
-        "base_url": emulator.base_url,
-    }
-    values.update(overrides)
-    return TelnyxOAuthCredentials(**values)
 
 
 async def read_document(name: str, *, include_secrets: bool = True) -> dict[str, Any]:

@@ -16,20 +16,13 @@ from prefect.settings import get_current_settings
 from flows import bulk_messages, keep_token_fresh, quickstart
 from prefect_telnyx_oauth import TelnyxOAuthCredentials
 from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from tests.integration.helpers import make_block
 from tests.secret_scan import secret_scan_fixture  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("secret_scan")
 
 REPO = Path(__file__).resolve().parents[2]
 SENDER = "+15550100000"  # the emulator's first phone number
-
-
-def make_block(emulator: TelnyxEmulator) -> TelnyxOAuthCredentials:
-    return TelnyxOAuthCredentials(
-        client_id=emulator.client_id,
-        client_secret=emulator.client_secret,
-        base_url=emulator.base_url,
-    )
 
 
 # -- quickstart ----------------------------------------------------------------------------------
@@ -191,7 +184,7 @@ def test_quickstart_offline_prefect_without_env_uses_demo_home_and_ephemeral_api
 ) -> None:
     monkeypatch.delenv("PREFECT_HOME", raising=False)
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    with quickstart.offline_prefect():
+    with quickstart.offline_prefect(quickstart.DEMO_HOME):
         settings = get_current_settings()
         assert settings.home == quickstart.DEMO_HOME
         assert settings.api.url is None
@@ -202,5 +195,5 @@ def test_quickstart_offline_prefect_with_prefect_home_in_env_changes_nothing(
 ) -> None:
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
     before = get_current_settings()
-    with quickstart.offline_prefect():
+    with quickstart.offline_prefect(quickstart.DEMO_HOME):
         assert get_current_settings() is before

@@ -12,21 +12,13 @@ import httpx
 import pytest
 from prefect import flow
 
-from prefect_telnyx_oauth import TelnyxOAuthCredentials, get_telnyx_auth_headers, get_telnyx_token
+from prefect_telnyx_oauth import get_telnyx_auth_headers, get_telnyx_token
 from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.token_cache import TokenCache
+from tests.integration.helpers import make_block
 from tests.secret_scan import secret_scan_fixture  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("secret_scan")
-
-
-def make_block(emulator: TelnyxEmulator, **overrides: Any) -> TelnyxOAuthCredentials:
-    values: dict[str, Any] = {
-        "client_id": emulator.client_id,
-        "client_secret": emulator.client_secret,
-        "base_url": emulator.base_url,
-    }
-    return TelnyxOAuthCredentials(**(values | overrides))
 
 
 def test_fifty_threads_on_a_cold_cache_send_one_token_request(emulator: TelnyxEmulator) -> None:
