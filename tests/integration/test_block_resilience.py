@@ -141,3 +141,22 @@ async def test_unreachable_prefect_api_falls_back_to_memory_with_a_warning(
     assert token.access_token.get_secret_value() == emulator.issued_access_tokens()[0]
     assert any("Prefect API unreachable" in r.getMessage() for r in caplog.records)
     assert emulator.counters.token_requests == 1
+
+
+async def test_cache_hit_does_no_io_at_all(
+    prefect_api: None, emulator: TelnyxEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    block = make_block(emulator)
+    await block.asave("hit-no-io", overwrite=True)
+    loaded = await TelnyxOAuthCredentials.aload("hit-no-io")
+    first = await loaded.aget_token()
+    emulator.reset_counters()
+    # Any Prefect API call on a hit would now fail and warn; any token request would be counted.
+    with (
+        temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}),
+        caplog.at_level(logging.DEBUG, logger="prefect_telnyx_oauth"),
+    ):
+        tokens = [loaded.get_token() for _ in range(100)] + [await loaded.aget_token()]
+    assert {t.access_token for t in tokens} == {first.access_token}
+    assert emulator.counters.token_requests == 0
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
