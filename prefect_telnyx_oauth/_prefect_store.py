@@ -20,6 +20,7 @@ from uuid import UUID
 import httpx
 from prefect.client.orchestration import PrefectClient, get_client
 from prefect.client.schemas.actions import BlockDocumentUpdate, GlobalConcurrencyLimitCreate
+from prefect.client.schemas.responses import GlobalConcurrencyLimitResponse
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from pydantic import SecretStr
 
@@ -36,7 +37,10 @@ TOKEN_FIELDS = (
     "access_token_expires_at",
     "access_token_issued_at",
     "refresh_token",
+    "access_token_credentials",
 )
+"""The block's token cache fields. `access_token_credentials` is the one-way fingerprint of the
+credentials the token was issued to: a token is only ever used with those same credentials."""
 
 
 def lock_name(document_id: UUID) -> str:
@@ -44,11 +48,15 @@ def lock_name(document_id: UUID) -> str:
     return f"telnyx-oauth-refresh-{document_id}"
 
 
-def token_from_data(data: dict[str, Any]) -> TelnyxToken | None:
-    """Build a token from block data (a document or a block's fields), or None if incomplete."""
+def token_from_data(data: dict[str, Any], credentials: str) -> TelnyxToken | None:
+    """The token in block data (a document or a block's fields), if it belongs to `credentials`.
+
+    Returns None when there is no complete token, or when it was issued to other credentials
+    (say, before a secret was rotated in the UI): such a token must never be used.
+    """
     access = data.get("access_token")
     expires_at = data.get("access_token_expires_at")
-    if not access or not expires_at:
+    if not access or not expires_at or data.get("access_token_credentials") != credentials:
         return None
     refresh = data.get("refresh_token")
     return TelnyxToken(
@@ -61,9 +69,10 @@ def token_from_data(data: dict[str, Any]) -> TelnyxToken | None:
     )
 
 
-def token_to_data(token: TelnyxToken) -> dict[str, Any]:
+def token_to_data(token: TelnyxToken, credentials: str) -> dict[str, Any]:
     """The token fields of the block document, as plain JSON values."""
     return {
+        "access_token_credentials": credentials,
         "access_token": token.access_token.get_secret_value(),
         "access_token_expires_at": token.expires_at.isoformat(),
         "access_token_issued_at": token.issued_at.isoformat() if token.issued_at else None,
@@ -124,6 +133,7 @@ class _PrefectSession:
         self._store = store
         self._client = client
         self._foreign = False
+        self._limit_checked = False
 
     async def read(self) -> TelnyxToken | None:
         document = await _call(self._client.read_block_document(self._store.document_id))
@@ -138,32 +148,36 @@ class _PrefectSession:
                 )
             self._foreign = True
             return None
-        return token_from_data(data)
+        return token_from_data(data, self._store._expected)
 
     async def write(self, token: TelnyxToken) -> None:
         if self._foreign:
             return
-        update = BlockDocumentUpdate(data=token_to_data(token), merge_existing_data=True)
+        data = token_to_data(token, self._store._expected)
+        update = BlockDocumentUpdate(data=data, merge_existing_data=True)
         await _call(self._client.update_block_document(self._store.document_id, update))
         logger.debug("saved the new token's fields to block document %r", self._store.label)
 
     async def try_lock(self) -> object | None:
         name = lock_name(self._store.document_id)
-        for _ in range(2):
-            try:
-                response = await _call(
-                    self._client.increment_concurrency_slots_with_lease(
-                        names=[name], slots=1, mode="concurrency", lease_duration=LEASE_SECONDS
-                    )
+        if not self._limit_checked:
+            await self._ensure_limit(name)
+            self._limit_checked = True
+        try:
+            response = await _call(
+                self._client.increment_concurrency_slots_with_lease(
+                    names=[name], slots=1, mode="concurrency", lease_duration=LEASE_SECONDS
                 )
-            except _Locked:
-                return None
-            body = response.json()
-            if body.get("limits"):
-                return UUID(body["lease_id"])
-            await self._create_limit(name)
-        msg = f"concurrency limit {name!r} could not be created"
-        raise TokenStoreUnavailableError(msg)
+            )
+        except _Locked:
+            return None
+        body = response.json()
+        lease = UUID(body["lease_id"])
+        if not body.get("limits"):  # deleted since we checked: never refresh unlocked
+            await self.unlock(lease)
+            msg = f"the concurrency limit {name!r} disappeared; it is re-created next time"
+            raise TokenStoreUnavailableError(msg)
+        return lease
 
     async def unlock(self, lease: object) -> None:
         assert isinstance(lease, UUID)
@@ -172,13 +186,37 @@ class _PrefectSession:
         except Exception as exc:  # the lease expires by itself; never fail a good refresh here
             logger.warning("could not release refresh lock of %r: %s", self._store.label, exc)
 
-    async def _create_limit(self, name: str) -> None:
-        with contextlib.suppress(ObjectAlreadyExists):  # another process created it first
-            await _call(
-                self._client.create_global_concurrency_limit(
-                    GlobalConcurrencyLimitCreate(name=name, limit=1)
+    async def renew(self, lease: object) -> None:
+        assert isinstance(lease, UUID)
+        try:
+            await self._client.renew_concurrency_lease(lease, LEASE_SECONDS)
+        except Exception as exc:  # at worst another process refreshes too
+            logger.warning("could not renew refresh lock of %r: %s", self._store.label, exc)
+
+    async def _read_limit(self, name: str) -> GlobalConcurrencyLimitResponse | None:
+        try:
+            return await self._client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            return None
+
+    async def _ensure_limit(self, name: str) -> None:
+        """Create the lock's limit if missing; refuse an inactive one, which locks nothing."""
+        limit = await _call(self._read_limit(name))
+        if limit is None:
+            with contextlib.suppress(ObjectAlreadyExists):  # another process created it first
+                await _call(
+                    self._client.create_global_concurrency_limit(
+                        GlobalConcurrencyLimitCreate(name=name, limit=1)
+                    )
                 )
+            return
+        if not limit.active or limit.limit != 1:
+            msg = (
+                f"the concurrency limit {name!r} is inactive or not 1 (active={limit.active}, "
+                f"limit={limit.limit}), so it cannot serialise refreshes. Set it active with "
+                "limit 1, or delete it to have it re-created"
             )
+            raise TokenStoreUnavailableError(msg)
 
 
 class _Locked(Exception):

@@ -105,6 +105,10 @@ class TelnyxOAuthCredentials(CredentialsBlock):
     refresh_token: SkipJsonSchema[SecretStr | None] = Field(
         default=None, description="The cached refresh token; managed by the library."
     )
+    access_token_credentials: SkipJsonSchema[str | None] = Field(
+        default=None,
+        description="A one-way fingerprint of the credentials the cached token belongs to.",
+    )
 
     _source_cache: tuple[tuple[Any, ...], TokenSource] | None = PrivateAttr(default=None)
 
@@ -267,18 +271,16 @@ class TelnyxOAuthCredentials(CredentialsBlock):
             self.access_token_expires_at,
             self.access_token_issued_at,
             self.refresh_token,
+            self.access_token_credentials,
         )
         cached = private.get("_source_cache")
         if cached is not None and cached[0] == identity:
             return cast(TokenSource, cached[1])
-        seed = token_from_data(
-            {name: getattr(self, name) for name in TOKEN_FIELDS if getattr(self, name) is not None}
-        )
-        source = self._build_source(document_id, seed)
+        source = self._build_source(document_id)
         self._source_cache = (identity, source)
         return source
 
-    def _build_source(self, document_id: Any, seed: TelnyxToken | None) -> TokenSource:
+    def _build_source(self, document_id: Any) -> TokenSource:
         endpoint = TokenEndpointConfig(
             token_url=self.token_url or f"{self.base_url}/oauth/token",
             client_id=self.client_id,
@@ -288,6 +290,7 @@ class TelnyxOAuthCredentials(CredentialsBlock):
             timeout_seconds=self.timeout_seconds,
         )
         ours = self.credential_fingerprint()
+        fields = {name: getattr(self, name) for name in TOKEN_FIELDS}
         store = (
             PrefectBlockStore(
                 document_id,
@@ -305,7 +308,7 @@ class TelnyxOAuthCredentials(CredentialsBlock):
             scope=self.scope,
             leeway_seconds=self.refresh_leeway_seconds,
             store=store,
-            seed=seed,
+            seed=token_from_data(fields, ours),
             on_issued=lambda token, grant: emit_token_issued(self, token, grant),
         )
 
@@ -317,4 +320,5 @@ class TelnyxOAuthCredentials(CredentialsBlock):
             self.access_token_expires_at = token.expires_at
             self.access_token_issued_at = token.issued_at
             self.refresh_token = token.refresh_token
+            self.access_token_credentials = self.credential_fingerprint()
         return token

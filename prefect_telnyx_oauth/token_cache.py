@@ -20,6 +20,7 @@ import logging
 import os
 import random
 import threading
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -43,6 +44,12 @@ logger = logging.getLogger("prefect_telnyx_oauth.cache")
 TokenOrigin = Literal["memory", "block", "store", "refresh_token", "client_credentials"]
 """Where a token came from: this process's cache, the caller's own fields, the shared store, or a
 new request with the named grant."""
+
+RENEW_EVERY_SECONDS = 20.0
+"""How often a holder renews its lock lease while its token request is still running."""
+
+_MAX_REJECTED = 32
+_NONE: frozenset[str] = frozenset()
 
 LOCK_WAIT_SECONDS = 90.0
 """How long to wait for another process's refresh before refreshing without the lock. Longer than
@@ -68,6 +75,9 @@ class TokenStoreSession(Protocol):
     async def unlock(self, lease: object) -> None:
         """Release a lease returned by `try_lock`."""
 
+    async def renew(self, lease: object) -> None:
+        """Extend a lease while its holder is still refreshing."""
+
 
 class TokenStore(Protocol):
     """Where tokens outlive this process: opens sessions."""
@@ -87,6 +97,9 @@ class _MemorySession:
         return self
 
     async def unlock(self, lease: object) -> None:
+        return None
+
+    async def renew(self, lease: object) -> None:
         return None
 
 
@@ -195,10 +208,11 @@ class TokenCache:
         self._now = now
         self._lock_wait_seconds = lock_wait_seconds
         self._entries: dict[str, CachedToken] = {}
-        self._rejected: dict[str, set[str]] = {}
+        self._rejected: dict[str, dict[str, None]] = {}  # token ids, oldest first
         self._inflight: dict[str, concurrent.futures.Future[CachedToken]] = {}
         self._guard = threading.Lock()
         self._runner = _LoopThread()
+        _caches.add(self)
 
     # -- the hot path ------------------------------------------------------------------------
 
@@ -240,7 +254,7 @@ class TokenCache:
             target = token if token is not None else (entry.token if entry else None)
             if target is None:
                 return
-            self._rejected.setdefault(key, set()).add(_token_id(target))
+            self._reject(key, target)
             if entry is not None and _token_id(entry.token) == _token_id(target):
                 del self._entries[key]
 
@@ -252,8 +266,13 @@ class TokenCache:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _usable(self, key: str, token: TelnyxToken | None, leeway: float) -> bool:
-        if token is None or _token_id(token) in self._rejected.get(key, ()):
+    def _usable(
+        self, key: str, token: TelnyxToken | None, leeway: float, avoid: frozenset[str] = _NONE
+    ) -> bool:
+        if token is None:
+            return False
+        token_id = _token_id(token)
+        if token_id in avoid or token_id in self._rejected.get(key, ()):
             return False
         return token.is_fresh(self._now(), leeway)
 
@@ -261,7 +280,10 @@ class TokenCache:
         self, source: TokenSource, token: TelnyxToken, origin: TokenOrigin
     ) -> CachedToken:
         entry = CachedToken(token, token.refresh_due_at(source.leeway_seconds), origin)
-        self._entries[source.key] = entry
+        with self._guard:
+            # A concurrent invalidate() of this very token wins: hand it out once, never cache it.
+            if _token_id(token) not in self._rejected.get(source.key, ()):
+                self._entries[source.key] = entry
         return entry
 
     def _hit(self, source: TokenSource) -> CachedToken | None:
@@ -273,23 +295,28 @@ class TokenCache:
             return self._remember(source, source.seed, "block")
         return None
 
-    def _reject(self, key: str, token: TelnyxToken | None) -> None:
-        if token is not None:
-            self._rejected.setdefault(key, set()).add(_token_id(token))
+    def _reject(self, key: str, token: TelnyxToken) -> None:
+        rejected = self._rejected.setdefault(key, {})
+        rejected[_token_id(token)] = None
+        while len(rejected) > _MAX_REJECTED:  # the oldest are long expired
+            del rejected[next(iter(rejected))]
 
     def _flight(
         self, source: TokenSource, force_refresh: bool
     ) -> concurrent.futures.Future[CachedToken]:
+        # A forced refresh replaces the tokens this caller can see now, but they stay usable by
+        # everyone else until the new one lands: a failed force must not strand a good token.
+        avoid = frozenset(
+            _token_id(token)
+            for token in (self._held(source.key), source.seed)
+            if force_refresh and token is not None
+        )
         with self._guard:
-            if force_refresh:
-                self._reject(source.key, self._held(source.key))
-                self._reject(source.key, source.seed)
-                self._entries.pop(source.key, None)
             future = self._inflight.get(source.key)
             if future is None:
-                future = self._runner.submit(self._refresh(source, force_refresh))
+                future = self._runner.submit(self._refresh(source, force_refresh, avoid))
                 self._inflight[source.key] = future
-        future.add_done_callback(lambda done: self._landed(source.key, done))
+                future.add_done_callback(lambda done: self._landed(source.key, done))
         return future
 
     def _landed(self, key: str, future: concurrent.futures.Future[CachedToken]) -> None:
@@ -297,43 +324,57 @@ class TokenCache:
             if self._inflight.get(key) is future:
                 del self._inflight[key]
 
-    async def _refresh(self, source: TokenSource, force: bool) -> CachedToken:
+    async def _refresh(
+        self, source: TokenSource, force: bool, avoid: frozenset[str]
+    ) -> CachedToken:
         # Re-check first: a caller may have missed just before the previous flight landed.
         entry = self._entries.get(source.key)
-        if entry is not None and self._usable(source.key, entry.token, source.leeway_seconds):
+        if entry is not None and self._usable(
+            source.key, entry.token, source.leeway_seconds, avoid
+        ):
             return CachedToken(entry.token, entry.due_at, "memory")
         try:
             async with source.store.session() as session:
-                return await self._refresh_shared(source, session, force)
+                return await self._refresh_shared(source, session, force, avoid)
         except TokenStoreUnavailableError as exc:
             logger.warning(
-                "Prefect API unreachable for %s (%s); refreshing in this process only.",
+                "could not share the token of %s through the Prefect API (%s); refreshing in "
+                "this process only. Check PREFECT_API_URL and PREFECT_API_KEY, or re-save the "
+                "block if it was deleted.",
                 source.label,
                 exc,
             )
-        return await self._refresh_shared(source, _MemorySession(), force)
+        return await self._refresh_shared(source, _MemorySession(), force, avoid)
 
     async def _refresh_shared(
-        self, source: TokenSource, session: TokenStoreSession, force: bool
+        self,
+        source: TokenSource,
+        session: TokenStoreSession,
+        force: bool,
+        avoid: frozenset[str],
     ) -> CachedToken:
         stored = await session.read()
-        if force:
+        if force and stored is not None:
             # The token the caller wants replaced may live only in the store; a different one
             # saved after this read is newer, and is taken.
-            self._reject(source.key, stored)
-        if self._usable(source.key, stored, source.leeway_seconds):
+            avoid |= {_token_id(stored)}
+        if self._usable(source.key, stored, source.leeway_seconds, avoid):
             assert stored is not None
             return self._remember(source, stored, "store")
-        lease = await self._acquire(source, session)
+        lease = await self._acquire(source, session, avoid)
         if isinstance(lease, CachedToken):
             return lease
         try:
             stored = await session.read()
-            if self._usable(source.key, stored, source.leeway_seconds):
+            if self._usable(source.key, stored, source.leeway_seconds, avoid):
                 assert stored is not None
                 return self._remember(source, stored, "store")
-            held = stored or source.seed or self._held(source.key)
-            token, grant_name = await self._request(source, held)
+            held = _newest(stored, self._held(source.key), source.seed)
+            renewal = asyncio.create_task(_keep_renewing(session, lease))
+            try:
+                token, grant_name = await self._request(source, held)
+            finally:
+                renewal.cancel()
             try:
                 await session.write(token)
             except TokenStoreUnavailableError as exc:
@@ -351,7 +392,7 @@ class TokenCache:
         return entry
 
     async def _acquire(
-        self, source: TokenSource, session: TokenStoreSession
+        self, source: TokenSource, session: TokenStoreSession, avoid: frozenset[str]
     ) -> object | CachedToken | None:
         """Take the refresh lock, or return the token another holder saved meanwhile."""
         loop = asyncio.get_running_loop()
@@ -368,7 +409,7 @@ class TokenCache:
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 1.6, 2.0)
             stored = await session.read()
-            if self._usable(source.key, stored, source.leeway_seconds):
+            if self._usable(source.key, stored, source.leeway_seconds, avoid):
                 assert stored is not None
                 return self._remember(source, stored, "store")
         return lease
@@ -395,6 +436,40 @@ class TokenCache:
         grant = ClientCredentialsGrant(scope=source.scope)
         token = await arequest_token(source.endpoint, grant, client=http, now=self._now)
         return token, "client_credentials"
+
+    def _after_fork(self) -> None:
+        # A forked child inherits the parent's flights, whose loop thread did not survive the
+        # fork: waiting on them would hang forever. Tokens already held stay valid.
+        self._guard = threading.Lock()
+        self._inflight = {}
+        self._runner = _LoopThread()
+
+
+def _newest(*tokens: TelnyxToken | None) -> TelnyxToken | None:
+    """The most recently issued token that carries a refresh token (older ones may be rotated)."""
+    candidates = [t for t in tokens if t is not None and t.refresh_token is not None]
+    return max(candidates, key=lambda t: t.issued_at or t.expires_at, default=None)
+
+
+async def _keep_renewing(session: TokenStoreSession, lease: object | None) -> None:
+    """Renew the refresh lock while a slow token request (retries, Retry-After) is running."""
+    if lease is None:
+        return
+    while True:
+        await asyncio.sleep(RENEW_EVERY_SECONDS)
+        await session.renew(lease)
+
+
+_caches: weakref.WeakSet[TokenCache] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for cache in list(_caches):
+        cache._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 default_cache = TokenCache()

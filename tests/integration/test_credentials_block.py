@@ -29,6 +29,7 @@ CACHE_FIELDS = (
     "access_token_expires_at",
     "access_token_issued_at",
     "refresh_token",
+    "access_token_credentials",
 )
 
 
