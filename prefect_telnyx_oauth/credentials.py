@@ -141,8 +141,11 @@ class TelnyxOAuthCredentials(CredentialsBlock):
     @field_validator("refresh_leeway_seconds", "timeout_seconds")
     @classmethod
     def _not_negative(cls, value: float, info: Any) -> float:
-        if value < 0 or (info.field_name == "timeout_seconds" and value == 0):
-            msg = f"{info.field_name} must be positive, got {value}."
+        if info.field_name == "timeout_seconds" and value <= 0:
+            msg = f"timeout_seconds must be above 0, got {value}. The default is 10."
+            raise ConfigurationError(msg)
+        if value < 0:
+            msg = f"refresh_leeway_seconds must be 0 or more, got {value}. The default is 60."
             raise ConfigurationError(msg)
         return value
 

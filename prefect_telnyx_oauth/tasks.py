@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+import httpx
 from prefect import task
 from prefect.cache_policies import NONE
 from prefect.client.schemas.objects import State, TaskRun
@@ -18,17 +19,18 @@ from prefect.logging import get_run_logger
 from prefect_telnyx_oauth.credentials import TelnyxOAuthCredentials
 from prefect_telnyx_oauth.errors import TokenEndpointUnavailableError
 from prefect_telnyx_oauth.models import TelnyxToken
-from prefect_telnyx_oauth.token_cache import TokenStoreUnavailableError, default_cache, describe
+from prefect_telnyx_oauth.token_cache import default_cache, describe
 
 
 def is_transient(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
-    """Retry only failures that a later attempt can fix: the endpoint or the API was down."""
-    try:
-        state.result()
-    except (TokenEndpointUnavailableError, TokenStoreUnavailableError):
-        return True
-    except Exception:
-        return False
+    """Retry only failures that a later attempt can fix: Telnyx or the Prefect API was down.
+
+    A Prefect API outage while the block is loaded by name surfaces as an httpx transport error;
+    during a refresh it never surfaces (the cache falls back to this process).
+    """
+    # _sync=True: called from async code, result() would return a coroutine nobody awaits.
+    error = state.result(raise_on_failure=False, _sync=True)  # type: ignore[call-overload]
+    return isinstance(error, TokenEndpointUnavailableError | httpx.TransportError)
     return False
 
 
