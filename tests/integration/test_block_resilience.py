@@ -13,6 +13,7 @@ import pytest
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.events.filters import EventFilter, EventNameFilter
+from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from prefect_telnyx_oauth import (
@@ -124,6 +125,22 @@ async def test_sync_get_token_inside_an_async_flow_persists_the_token(
             "sync-in-async", "telnyx-oauth-credentials"
         )
     assert document.data["access_token"] == emulator.issued_access_tokens()[0]
+
+
+async def test_first_refresh_of_a_saved_block_creates_its_lock_and_releases_it(
+    prefect_api: None, emulator: TelnyxEmulator
+) -> None:
+    block = make_block(emulator)
+    await block.asave("locked", overwrite=True)
+    name = f"telnyx-oauth-refresh-{block._block_document_id}"
+    async with get_client() as client:
+        with pytest.raises(ObjectNotFound):  # no lock before the first refresh
+            await client.read_global_concurrency_limit_by_name(name)
+        await block.aget_token()
+        limit = await client.read_global_concurrency_limit_by_name(name)
+    assert (limit.active, limit.limit) == (True, 1)  # one refresh at a time, across processes
+    assert limit.active_slots == 0  # released after the refresh
+    assert emulator.counters.token_requests == 1
 
 
 async def test_unreachable_prefect_api_falls_back_to_memory_with_a_warning(
