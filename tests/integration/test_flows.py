@@ -98,7 +98,10 @@ CSV = """to,text
 
 
 async def test_bulk_messages_bad_rows_reported_good_rows_sent(
-    prefect_api: None, emulator: TelnyxEmulator, tmp_path: Path
+    prefect_api: None,
+    emulator: TelnyxEmulator,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     csv_path = tmp_path / "batch.csv"
     csv_path.write_text(CSV, encoding="utf-8")
@@ -121,6 +124,13 @@ async def test_bulk_messages_bad_rows_reported_good_rows_sent(
     assert f"| 2 | +15557650001 | sent | {outcomes[0]['message_id']} |" in table
     assert "| 3 | 555-0100 | failed | 40310" in table
     assert "| 6 | +15557650001 | duplicate | same as line 2 |" in table
+    # Progress shows in the flow run's logs (the Prefect UI): one line per message sent or failed.
+    run_lines = [r.getMessage() for r in caplog.records if r.name == "prefect.flow_runs"]
+    assert f"Sending 4 messages from {csv_path} (5 rows)." in run_lines
+    progress = [line for line in run_lines if line.startswith("Progress: ")]
+    assert progress == [f"Progress: {done} of 4 messages done." for done in range(1, 5)]
+    assert any(line.startswith("Line 3 not sent: 40310") for line in run_lines)
+    assert "2 of 5 rows failed; see artifact 'telnyx-bulk-messages'." in run_lines
 
 
 async def test_bulk_messages_same_file_again_sends_nothing_new(
