@@ -2,7 +2,8 @@
 
 Both tasks use `cache_policy=NONE` and `persist_result=False`: Prefect pickles persisted results
 raw, `SecretStr` included, and its default input cache ignores secret values, so a token must never
-become a stored result or a cache hit for other credentials.
+become a stored result or a cache hit for other credentials. (In Prefect 3.9 `cache_policy=NONE`
+alone already stops the write; `persist_result=False` keeps it stopped if the policy changes.)
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ def is_transient(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
     # _sync=True: called from async code, result() would return a coroutine nobody awaits.
     error = state.result(raise_on_failure=False, _sync=True)  # type: ignore[call-overload]
     return isinstance(error, TokenEndpointUnavailableError | httpx.TransportError)
-    return False
 
 
 token_task = partial(
