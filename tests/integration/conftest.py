@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.token_cache import default_cache
+from tests.integration._token_spec import SpecChecker
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +30,11 @@ def _fresh_token_cache() -> Iterator[None]:
     default_cache.clear()
     yield
     default_cache.clear()
+
+
+@pytest.fixture
+def spec(emulator: TelnyxEmulator) -> Iterator[SpecChecker]:
+    """Validates every token answer against the spec; fails if one escaped validation."""
+    checker = SpecChecker()
+    yield checker
+    assert checker.checked >= emulator.counters.token_requests

@@ -26,13 +26,6 @@ REDIRECT = "http://127.0.0.1/callback"
 
 
 @pytest.fixture
-def spec(emulator: TelnyxEmulator) -> Iterator[SpecChecker]:
-    checker = SpecChecker()
-    yield checker
-    assert checker.checked >= emulator.counters.token_requests
-
-
-@pytest.fixture
 def make_sdk(emulator: TelnyxEmulator, spec: SpecChecker) -> Iterator[Callable[..., Telnyx]]:
     """Build SDK clients on the emulator; retries off unless asked for."""
     clients: list[Telnyx] = []
