@@ -10,40 +10,102 @@ def pipeline():
 ```
 """
 
-from prefect_telnyx_oauth._api import telnyx_request
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from prefect_telnyx_oauth._version import __version__
-from prefect_telnyx_oauth.account import get_balance
-from prefect_telnyx_oauth.auth import TelnyxOAuth
-from prefect_telnyx_oauth.credentials import TelnyxOAuthCredentials
-from prefect_telnyx_oauth.errors import (
-    ConfigurationError,
-    InvalidClientError,
-    InvalidGrantError,
-    InvalidRequestError,
-    InvalidScopeError,
-    TelnyxAPIError,
-    TelnyxErrorDetail,
-    TelnyxOAuthError,
-    TokenEndpointUnavailableError,
-    TokenError,
-    TokenRequestError,
-    TokenResponseError,
-    UnsupportedGrantTypeError,
-)
-from prefect_telnyx_oauth.messaging import get_message, message_idempotency_key, send_message
-from prefect_telnyx_oauth.models import TelnyxToken
-from prefect_telnyx_oauth.numbers import list_phone_numbers, lookup_number
-from prefect_telnyx_oauth.sdk import aget_telnyx_sdk_client, get_telnyx_sdk_client
-from prefect_telnyx_oauth.settings import TelnyxSettings
-from prefect_telnyx_oauth.tasks import get_telnyx_auth_headers, get_telnyx_token
-from prefect_telnyx_oauth.token_client import (
-    AuthorizationCodeGrant,
-    ClientCredentialsGrant,
-    RefreshTokenGrant,
-    TokenEndpointConfig,
-    arequest_token,
-    request_token,
-)
+
+_EXPORTS: dict[str, str] = {
+    "aget_telnyx_sdk_client": "prefect_telnyx_oauth.sdk",
+    "arequest_token": "prefect_telnyx_oauth.token_client",
+    "AuthorizationCodeGrant": "prefect_telnyx_oauth.token_client",
+    "ClientCredentialsGrant": "prefect_telnyx_oauth.token_client",
+    "ConfigurationError": "prefect_telnyx_oauth.errors",
+    "get_balance": "prefect_telnyx_oauth.account",
+    "get_message": "prefect_telnyx_oauth.messaging",
+    "get_telnyx_auth_headers": "prefect_telnyx_oauth.tasks",
+    "get_telnyx_sdk_client": "prefect_telnyx_oauth.sdk",
+    "get_telnyx_token": "prefect_telnyx_oauth.tasks",
+    "InvalidClientError": "prefect_telnyx_oauth.errors",
+    "InvalidGrantError": "prefect_telnyx_oauth.errors",
+    "InvalidRequestError": "prefect_telnyx_oauth.errors",
+    "InvalidScopeError": "prefect_telnyx_oauth.errors",
+    "list_phone_numbers": "prefect_telnyx_oauth.numbers",
+    "lookup_number": "prefect_telnyx_oauth.numbers",
+    "message_idempotency_key": "prefect_telnyx_oauth.messaging",
+    "RefreshTokenGrant": "prefect_telnyx_oauth.token_client",
+    "request_token": "prefect_telnyx_oauth.token_client",
+    "send_message": "prefect_telnyx_oauth.messaging",
+    "telnyx_request": "prefect_telnyx_oauth._api",
+    "TelnyxAPIError": "prefect_telnyx_oauth.errors",
+    "TelnyxErrorDetail": "prefect_telnyx_oauth.errors",
+    "TelnyxOAuth": "prefect_telnyx_oauth.auth",
+    "TelnyxOAuthCredentials": "prefect_telnyx_oauth.credentials",
+    "TelnyxOAuthError": "prefect_telnyx_oauth.errors",
+    "TelnyxSettings": "prefect_telnyx_oauth.settings",
+    "TelnyxToken": "prefect_telnyx_oauth.models",
+    "TokenEndpointConfig": "prefect_telnyx_oauth.token_client",
+    "TokenEndpointUnavailableError": "prefect_telnyx_oauth.errors",
+    "TokenError": "prefect_telnyx_oauth.errors",
+    "TokenRequestError": "prefect_telnyx_oauth.errors",
+    "TokenResponseError": "prefect_telnyx_oauth.errors",
+    "UnsupportedGrantTypeError": "prefect_telnyx_oauth.errors",
+}
+"""Public name -> the module that defines it; imported on first use (PEP 562)."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    # `prefect block register -m prefect_telnyx_oauth` finds the block through dir().
+    return sorted({*globals(), *_EXPORTS})
+
+
+if TYPE_CHECKING:
+    from prefect_telnyx_oauth._api import telnyx_request
+    from prefect_telnyx_oauth._version import __version__
+    from prefect_telnyx_oauth.account import get_balance
+    from prefect_telnyx_oauth.auth import TelnyxOAuth
+    from prefect_telnyx_oauth.credentials import TelnyxOAuthCredentials
+    from prefect_telnyx_oauth.errors import (
+        ConfigurationError,
+        InvalidClientError,
+        InvalidGrantError,
+        InvalidRequestError,
+        InvalidScopeError,
+        TelnyxAPIError,
+        TelnyxErrorDetail,
+        TelnyxOAuthError,
+        TokenEndpointUnavailableError,
+        TokenError,
+        TokenRequestError,
+        TokenResponseError,
+        UnsupportedGrantTypeError,
+    )
+    from prefect_telnyx_oauth.messaging import get_message, message_idempotency_key, send_message
+    from prefect_telnyx_oauth.models import TelnyxToken
+    from prefect_telnyx_oauth.numbers import list_phone_numbers, lookup_number
+    from prefect_telnyx_oauth.sdk import aget_telnyx_sdk_client, get_telnyx_sdk_client
+    from prefect_telnyx_oauth.settings import TelnyxSettings
+    from prefect_telnyx_oauth.tasks import get_telnyx_auth_headers, get_telnyx_token
+    from prefect_telnyx_oauth.token_client import (
+        AuthorizationCodeGrant,
+        ClientCredentialsGrant,
+        RefreshTokenGrant,
+        TokenEndpointConfig,
+        arequest_token,
+        request_token,
+    )
 
 __all__ = [
     "AuthorizationCodeGrant",

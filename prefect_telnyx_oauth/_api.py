@@ -1,7 +1,7 @@
 """The one core every Telnyx API task shares, `call_telnyx`, and the generic `telnyx_request` task.
 
 `call_telnyx` sends through the block's `httpx.Client` (bearer auth, one refresh on 401), retries
-what `_api_errors.retry_delay` says is safe to retry, sleeping as long as it says, and turns a
+what `_retry.retry_delay` says is safe to retry, sleeping as long as it says, and turns a
 failed answer into a `TelnyxAPIError` (see `_api_errors` for the policy).
 """
 
@@ -22,17 +22,16 @@ from prefect.logging import get_run_logger
 from prefect.logging.loggers import LoggingAdapter
 
 from prefect_telnyx_oauth._api_errors import (
-    DEFAULT_RETRY_POLICY,
-    RetryPolicy,
     api_error,
     check_path,
     json_body,
     may_retry,
-    retry_delay,
 )
+from prefect_telnyx_oauth._retry import DEFAULT_RETRY_POLICY, RetryPolicy, retry_delay
 from prefect_telnyx_oauth.credentials import TelnyxOAuthCredentials
+from prefect_telnyx_oauth.errors import InvalidClientError
 from prefect_telnyx_oauth.models import utc_now
-from prefect_telnyx_oauth.tasks import _load
+from prefect_telnyx_oauth.tasks import _load, forget_loaded
 
 logger = logging.getLogger("prefect_telnyx_oauth.api")
 
@@ -117,6 +116,9 @@ def call_telnyx(
             outcome = client.request(method, path, params=params, json=json, headers=headers)
         except httpx.RequestError as exc:
             outcome = exc
+        except InvalidClientError:
+            forget_loaded(credentials)  # edited in the UI? the next call by name reloads it
+            raise
         if isinstance(outcome, httpx.Response) and outcome.is_success:
             return json_body(method, path, outcome, label=credentials.label)
         delay = retry_delay(
@@ -125,6 +127,8 @@ def call_telnyx(
         if delay is None:
             if isinstance(outcome, httpx.RequestError):
                 raise outcome
+            if outcome.status_code == httpx.codes.UNAUTHORIZED:
+                forget_loaded(credentials)
             raise api_error(
                 method,
                 path,

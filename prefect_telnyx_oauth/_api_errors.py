@@ -2,50 +2,25 @@
 
 No I/O: unit tests drive every function with hand-built `httpx.Response`s.
 
-Retries: 429, 5xx and network failures, at most `RetryPolicy.max_attempts` attempts in all. A POST
-(or PATCH) is retried only when it carries an idempotency key, since otherwise a retry of a request
-that did arrive could act twice. The wait is what the server asked for (`Retry-After`, seconds or an
-HTTP date; `x-ratelimit-reset` on a 429), else full-jitter exponential backoff; a server asking for
-more than `retry_after_cap_seconds` ends the retries at once.
+Retries follow the one policy of `_retry.py`. A POST (or PATCH) is retried only when it carries an
+idempotency key, since otherwise a retry of a request that did arrive could act twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import httpx
 
-from prefect_telnyx_oauth._token_endpoint import STATUS_PAGE_URL
-from prefect_telnyx_oauth._token_retry import is_transient, server_wait_seconds
+from prefect_telnyx_oauth._retry import DEFAULT_RETRY_POLICY, RetryPolicy, server_wait_seconds
+from prefect_telnyx_oauth._token_errors import STATUS_PAGE_URL
 from prefect_telnyx_oauth.errors import ConfigurationError, TelnyxAPIError, TelnyxErrorDetail
 from prefect_telnyx_oauth.models import utc_now
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _SHOWN_ERRORS = 3
 _TEXT_LIMIT = 300
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How `call_telnyx` retries 429, 5xx and network failures.
-
-    Attributes:
-        max_attempts: Attempts in all, the first included (1 turns retries off).
-        backoff_base_seconds: First backoff ceiling when the server gives no wait.
-        backoff_max_seconds: Largest backoff ceiling.
-        retry_after_cap_seconds: The longest server-requested wait worth sleeping inside a task.
-    """
-
-    max_attempts: int = 3
-    backoff_base_seconds: float = 0.5
-    backoff_max_seconds: float = 8.0
-    retry_after_cap_seconds: float = 60.0
-
-
-DEFAULT_RETRY_POLICY = RetryPolicy()
 
 
 def _text(value: Any) -> str | None:
@@ -81,36 +56,6 @@ def parse_error_details(response: httpx.Response) -> list[TelnyxErrorDetail]:
 def may_retry(method: str, idempotency_key: str | None) -> bool:
     """True when repeating the request cannot act twice: an idempotent method, or a key."""
     return method.upper() in _IDEMPOTENT_METHODS or bool(idempotency_key)
-
-
-def retry_delay(
-    attempt: int,
-    outcome: httpx.Response | BaseException,
-    *,
-    retryable: bool,
-    policy: RetryPolicy,
-    now: datetime,
-    rng: Callable[[], float],
-) -> float | None:
-    """Seconds to wait before attempt `attempt + 1`, or None to stop now.
-
-    Args:
-        attempt: Attempts made so far (1 after the first).
-        outcome: The response, or the network error, of that attempt.
-        retryable: Whether the request may be repeated at all (see `may_retry`).
-        policy: Attempts, backoff and the cap on server-requested waits.
-        now: The current time, for a `Retry-After` HTTP date.
-        rng: A uniform random number in [0, 1), for the backoff jitter.
-    """
-    if not retryable or not is_transient(outcome) or attempt >= policy.max_attempts:
-        return None
-    if isinstance(outcome, httpx.Response):
-        wait = server_wait_seconds(outcome, now=now)
-        if wait is not None:
-            return wait if wait <= policy.retry_after_cap_seconds else None
-    exponent = min(max(attempt - 1, 0), 62)
-    ceiling = min(policy.backoff_max_seconds, policy.backoff_base_seconds * (1 << exponent))
-    return min(max(rng(), 0.0), 1.0) * ceiling
 
 
 def _describe(detail: TelnyxErrorDetail) -> str:

@@ -24,8 +24,10 @@ from prefect.client.schemas.responses import GlobalConcurrencyLimitResponse
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from pydantic import SecretStr
 
+from prefect_telnyx_oauth._identity import Parts, identity_key, stamp_matches
+from prefect_telnyx_oauth.errors import TokenStoreError, TokenStoreUnavailableError
 from prefect_telnyx_oauth.models import TelnyxToken
-from prefect_telnyx_oauth.token_cache import TokenStoreSession, TokenStoreUnavailableError
+from prefect_telnyx_oauth.token_store import TokenStoreSession
 
 logger = logging.getLogger("prefect_telnyx_oauth.store")
 
@@ -39,8 +41,9 @@ TOKEN_FIELDS = (
     "refresh_token",
     "access_token_credentials",
 )
-"""The block's token cache fields. `access_token_credentials` is the one-way fingerprint of the
-credentials the token was issued to: a token is only ever used with those same credentials."""
+"""The block's token cache fields. `access_token_credentials` is the salted stamp of the
+credentials the token was issued to (`_identity.py`): a token is only ever used with those same
+credentials."""
 
 
 def lock_name(document_id: UUID) -> str:
@@ -48,31 +51,49 @@ def lock_name(document_id: UUID) -> str:
     return f"telnyx-oauth-refresh-{document_id}"
 
 
-def token_from_data(data: dict[str, Any], credentials: str) -> TelnyxToken | None:
-    """The token in block data (a document or a block's fields), if it belongs to `credentials`.
+def token_from_data(
+    data: dict[str, Any], parts: Parts, key: str | None = None
+) -> TelnyxToken | None:
+    """The token in block data (a document or a block's fields), if it belongs to `parts`.
 
     Returns None when there is no complete token, or when it was issued to other credentials
-    (say, before a secret was rotated in the UI): such a token must never be used.
+    (say, before a secret was rotated in the UI, or under an older stamp): such a token must
+    never be used, and is simply requested again.
+
+    Raises:
+        TokenStoreError: the token fields are there but malformed (a date that is not a date).
     """
     access = data.get("access_token")
     expires_at = data.get("access_token_expires_at")
-    if not access or not expires_at or data.get("access_token_credentials") != credentials:
+    stamp = data.get("access_token_credentials")
+    if isinstance(stamp, SecretStr):
+        stamp = stamp.get_secret_value()
+    if not access or not expires_at or not isinstance(stamp, str):
+        return None
+    if not stamp_matches(stamp, parts, key):
         return None
     refresh = data.get("refresh_token")
-    return TelnyxToken(
-        access_token=_secret(access),
-        expires_at=_aware(expires_at),
-        issued_at=_aware(data["access_token_issued_at"])
-        if data.get("access_token_issued_at")
-        else None,
-        refresh_token=_secret(refresh) if refresh else None,
-    )
+    issued_at = data.get("access_token_issued_at")
+    try:
+        return TelnyxToken(
+            access_token=_secret(access),
+            expires_at=_aware(expires_at),
+            issued_at=_aware(issued_at) if issued_at else None,
+            refresh_token=_secret(refresh) if refresh else None,
+        )
+    except (TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        msg = (
+            "the stored token fields are malformed (access_token_expires_at or "
+            f"access_token_issued_at is not an aware ISO date: {type(exc).__name__}); the token "
+            "is requested again and the fields overwritten"
+        )
+        raise TokenStoreError(msg) from None
 
 
-def token_to_data(token: TelnyxToken, credentials: str) -> dict[str, Any]:
+def token_to_data(token: TelnyxToken, stamp: str) -> dict[str, Any]:
     """The token fields of the block document, as plain JSON values."""
     return {
-        "access_token_credentials": credentials,
+        "access_token_credentials": stamp,
         "access_token": token.access_token.get_secret_value(),
         "access_token_expires_at": token.expires_at.isoformat(),
         "access_token_issued_at": token.issued_at.isoformat() if token.issued_at else None,
@@ -85,7 +106,10 @@ def _secret(value: Any) -> SecretStr:
 
 
 def _aware(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if when.tzinfo is None:
+        raise ValueError("naive datetime")
+    return when
 
 
 class PrefectBlockStore:
@@ -94,10 +118,11 @@ class PrefectBlockStore:
     Args:
         document_id: The block document's id.
         label: The block name, for log lines.
-        identity: A function of block data returning its credential fingerprint; a document whose
+        parts_of: A function of block data returning its credential parts; a document whose
             credentials differ from ours (edited in the UI since we loaded it) is neither read nor
             written, so a token is never paired with another secret.
-        expected_identity: Our own credential fingerprint.
+        parts: Our own credential parts.
+        stamp: The credential stamp our tokens are saved with.
     """
 
     def __init__(
@@ -105,13 +130,16 @@ class PrefectBlockStore:
         document_id: UUID,
         *,
         label: str,
-        identity: Callable[[dict[str, Any]], str],
-        expected_identity: str,
+        parts_of: Callable[[dict[str, Any]], Parts],
+        parts: Parts,
+        stamp: str,
     ) -> None:
         self.document_id = document_id
         self.label = label
-        self._identity = identity
-        self._expected = expected_identity
+        self.parts_of = parts_of
+        self.parts = parts
+        self.key = identity_key(parts)
+        self.stamp = stamp
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[TokenStoreSession]:
@@ -136,9 +164,10 @@ class _PrefectSession:
         self._limit_checked = False
 
     async def read(self) -> TelnyxToken | None:
-        document = await _call(self._client.read_block_document(self._store.document_id))
+        store = self._store
+        document = await _call(self._client.read_block_document(store.document_id))
         data = dict(document.data)
-        if self._store._identity(data) != self._store._expected:
+        if identity_key(store.parts_of(data)) != store.key:
             if not self._foreign:
                 logger.warning(
                     "block document %r has other credentials than this copy (edited since it "
@@ -148,12 +177,16 @@ class _PrefectSession:
                 )
             self._foreign = True
             return None
-        return token_from_data(data, self._store._expected)
+        try:
+            return token_from_data(data, store.parts, store.key)
+        except TokenStoreError as exc:
+            logger.warning("block document %r: %s.", store.label, exc)
+            return None
 
     async def write(self, token: TelnyxToken) -> None:
         if self._foreign:
             return
-        data = token_to_data(token, self._store._expected)
+        data = token_to_data(token, self._store.stamp)
         update = BlockDocumentUpdate(data=data, merge_existing_data=True)
         await _call(self._client.update_block_document(self._store.document_id, update))
         logger.debug("saved the new token's fields to block document %r", self._store.label)
@@ -171,8 +204,8 @@ class _PrefectSession:
             )
         except _Locked:
             return None
+        lease = _lease_id(response)
         body = response.json()
-        lease = UUID(body["lease_id"])
         if not body.get("limits"):  # deleted since we checked: never refresh unlocked
             await self.unlock(lease)
             msg = f"the concurrency limit {name!r} disappeared; it is re-created next time"
@@ -219,6 +252,14 @@ class _PrefectSession:
             raise TokenStoreUnavailableError(msg)
 
 
+def _lease_id(response: httpx.Response) -> UUID:
+    try:
+        return UUID(str(response.json()["lease_id"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        msg = f"the Prefect API answered a lock request without a lease id ({type(exc).__name__})"
+        raise TokenStoreUnavailableError(msg) from None
+
+
 class _Locked(Exception):
     """The refresh lock is held by another process (HTTP 423)."""
 
@@ -228,7 +269,7 @@ async def _call(awaitable: Any) -> Any:
     try:
         return await awaitable
     except ObjectNotFound:
-        msg = "the block document no longer exists"
+        msg = "the block document no longer exists; re-save the block"
         raise TokenStoreUnavailableError(msg) from None
     except httpx.HTTPStatusError as exc:
         status = exc.response.status_code
@@ -237,5 +278,8 @@ async def _call(awaitable: Any) -> Any:
         msg = f"the Prefect API answered {status}"
         raise TokenStoreUnavailableError(msg) from None
     except (httpx.TransportError, OSError) as exc:
-        msg = f"the Prefect API could not be reached ({type(exc).__name__})"
+        msg = (
+            f"the Prefect API could not be reached ({type(exc).__name__}); check PREFECT_API_URL "
+            "and PREFECT_API_KEY"
+        )
         raise TokenStoreUnavailableError(msg) from None

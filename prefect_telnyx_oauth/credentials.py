@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 import httpx
 from prefect.blocks.abstract import CredentialsBlock
-from pydantic import Field, HttpUrl, PrivateAttr, SecretStr, field_validator
+from pydantic import Field, HttpUrl, PrivateAttr, SecretStr, ValidationInfo, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from prefect_telnyx_oauth._checks import check_client_id, check_client_secret, check_seconds
+from prefect_telnyx_oauth._identity import Parts, credential_stamp, identity_key
 from prefect_telnyx_oauth._prefect_store import TOKEN_FIELDS, PrefectBlockStore, token_from_data
 from prefect_telnyx_oauth._urls import require_secure_url
 from prefect_telnyx_oauth.auth import TelnyxOAuth
-from prefect_telnyx_oauth.errors import ConfigurationError
+from prefect_telnyx_oauth.errors import ConfigurationError, TokenStoreError
 from prefect_telnyx_oauth.events import emit_token_issued
 from prefect_telnyx_oauth.models import TelnyxToken
 from prefect_telnyx_oauth.settings import (
@@ -24,13 +26,13 @@ from prefect_telnyx_oauth.settings import (
     TokenRequestFormat,
 )
 from prefect_telnyx_oauth.token_cache import (
+    DEFAULT_DEADLINE_SECONDS,
     CachedToken,
-    MemoryTokenStore,
     TokenSource,
     default_cache,
-    fingerprint,
 )
 from prefect_telnyx_oauth.token_client import TokenEndpointConfig
+from prefect_telnyx_oauth.token_store import MemoryTokenStore
 
 logger = logging.getLogger("prefect_telnyx_oauth.credentials")
 
@@ -90,6 +92,13 @@ class TelnyxOAuthCredentials(CredentialsBlock):
     timeout_seconds: float = Field(
         default=10.0, description="Timeout of each request to the token endpoint, in seconds."
     )
+    token_deadline_seconds: float = Field(
+        default=DEFAULT_DEADLINE_SECONDS,
+        description=(
+            "The longest one token call may take, in seconds: waits for another worker's "
+            "refresh, every attempt and every retry wait included."
+        ),
+    )
 
     # The token cache: saved with the block, encrypted and masked like the other secrets, and
     # hidden from the UI form (a person never types these).
@@ -105,28 +114,31 @@ class TelnyxOAuthCredentials(CredentialsBlock):
     refresh_token: SkipJsonSchema[SecretStr | None] = Field(
         default=None, description="The cached refresh token; managed by the library."
     )
-    access_token_credentials: SkipJsonSchema[str | None] = Field(
+    access_token_credentials: SkipJsonSchema[SecretStr | None] = Field(
         default=None,
-        description="A one-way fingerprint of the credentials the cached token belongs to.",
+        description="A salted stamp of the credentials the cached token belongs to; managed too.",
     )
 
-    _source_cache: tuple[tuple[Any, ...], TokenSource] | None = PrivateAttr(default=None)
+    # (id of the block it was built for, the source): kept until any attribute is assigned, so a
+    # warm call builds nothing. The id guards against copies, which carry private state along.
+    _source_cache: tuple[int, TokenSource] | None = PrivateAttr(default=None)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name != "_source_cache":
+            private = self.__pydantic_private__
+            if private is not None:
+                private["_source_cache"] = None
+        super().__setattr__(name, value)
 
     @field_validator("client_id")
     @classmethod
     def _client_id_present(cls, value: str) -> str:
-        if not value.strip():
-            msg = "client_id is empty. Copy the OAuth client id from the Telnyx portal."
-            raise ConfigurationError(msg)
-        return value.strip()
+        return check_client_id(value)
 
     @field_validator("client_secret")
     @classmethod
     def _secret_present(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value():
-            msg = "client_secret is empty. Copy the OAuth client secret from the Telnyx portal."
-            raise ConfigurationError(msg)
-        return value
+        return check_client_secret(value)
 
     @field_validator("base_url")
     @classmethod
@@ -138,16 +150,13 @@ class TelnyxOAuthCredentials(CredentialsBlock):
     def _secure_token_url(cls, value: str | None) -> str | None:
         return None if not value else require_secure_url(value, name="token_url")
 
-    @field_validator("refresh_leeway_seconds", "timeout_seconds")
+    @field_validator(
+        "refresh_leeway_seconds", "timeout_seconds", "token_deadline_seconds", mode="before"
+    )
     @classmethod
-    def _not_negative(cls, value: float, info: Any) -> float:
-        if info.field_name == "timeout_seconds" and value <= 0:
-            msg = f"timeout_seconds must be above 0, got {value}. The default is 10."
-            raise ConfigurationError(msg)
-        if value < 0:
-            msg = f"refresh_leeway_seconds must be 0 or more, got {value}. The default is 60."
-            raise ConfigurationError(msg)
-        return value
+    def _seconds(cls, value: Any, info: ValidationInfo) -> float:
+        name = str(info.field_name)
+        return check_seconds(name, value, allow_zero=name == "refresh_leeway_seconds")
 
     @classmethod
     def from_env(cls, **overrides: Any) -> TelnyxOAuthCredentials:
@@ -165,6 +174,7 @@ class TelnyxOAuthCredentials(CredentialsBlock):
             "token_url": settings.token_url,
             "refresh_leeway_seconds": settings.refresh_leeway_seconds,
             "timeout_seconds": settings.timeout_seconds,
+            "token_deadline_seconds": settings.token_deadline_seconds,
         }
         values.update(overrides)
         for name in ("client_id", "client_secret"):
@@ -181,11 +191,18 @@ class TelnyxOAuthCredentials(CredentialsBlock):
         Raises:
             TokenError: the token endpoint refused or kept failing (see `errors`).
         """
-        return self._remember(default_cache.get(self._token_source(), force_refresh=force_refresh))
+        source = self._token_source()
+        entry = None if force_refresh else default_cache.hit(source)
+        if entry is None:
+            entry = default_cache.get(source, force_refresh=force_refresh)
+        return self._remember(entry)
 
     async def aget_token(self, force_refresh: bool = False) -> TelnyxToken:
         """Async twin of `get_token`; never blocks the event loop."""
-        entry = await default_cache.aget(self._token_source(), force_refresh=force_refresh)
+        source = self._token_source()
+        entry = None if force_refresh else default_cache.hit(source)
+        if entry is None:
+            entry = await default_cache.aget(source, force_refresh=force_refresh)
         return self._remember(entry)
 
     def get_auth_headers(self, force_refresh: bool = False) -> dict[str, str]:
@@ -243,47 +260,34 @@ class TelnyxOAuthCredentials(CredentialsBlock):
         name = getattr(self, "_block_document_name", None)
         return f"block {name!r}" if name else f"client id {self.client_id!r} (unsaved block)"
 
-    def credential_fingerprint(self, data: dict[str, Any] | None = None) -> str:
-        """A one-way digest of what a token belongs to: token URL, client id, secret, scope."""
-        values = data if data is not None else self.model_dump()
+    def credential_parts(self, data: dict[str, Any] | None = None) -> Parts:
+        """What a token belongs to: token URL, client id, client secret and scope.
+
+        Args:
+            data: Block data (a saved document's); this block's own fields by default.
+        """
+        values = data if data is not None else self.__dict__
         secret = values.get("client_secret")
         if isinstance(secret, SecretStr):
             secret = secret.get_secret_value()
         base_url = str(values.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
         token_url = values.get("token_url") or f"{base_url}/oauth/token"
-        return fingerprint(token_url, values.get("client_id"), secret, values.get("scope"))
+        return (token_url, values.get("client_id"), secret, values.get("scope"))
 
     def _token_source(self) -> TokenSource:
-        # Called on every token request: compare plain field values, build nothing on a hit.
-        # Private attributes are read from pydantic's dict directly: attribute access to them
-        # goes through BaseModel.__getattr__, which costs more than the whole cache look-up.
-        private = self.__pydantic_private__ or {}
-        document_id = private.get("_block_document_id")
-        identity = (
-            document_id,
-            self.client_id,
-            self.client_secret,
-            self.scope,
-            self.base_url,
-            self.token_url,
-            self.token_endpoint_auth_method,
-            self.token_request_format,
-            self.refresh_leeway_seconds,
-            self.timeout_seconds,
-            self.access_token,
-            self.access_token_expires_at,
-            self.access_token_issued_at,
-            self.refresh_token,
-            self.access_token_credentials,
-        )
-        cached = private.get("_source_cache")
-        if cached is not None and cached[0] == identity:
-            return cast(TokenSource, cached[1])
-        source = self._build_source(document_id)
-        self._source_cache = (identity, source)
+        # Called on every token request. The source is kept until an attribute is assigned
+        # (__setattr__ drops it); private attributes are read from pydantic's dict directly,
+        # since BaseModel.__getattr__ costs more than the whole cache look-up.
+        private = self.__pydantic_private__
+        cached = private.get("_source_cache") if private is not None else None
+        if cached is not None and cached[0] == id(self):
+            return cached[1]  # type: ignore[no-any-return]
+        source = self._build_source()
+        self._source_cache = (id(self), source)
         return source
 
-    def _build_source(self, document_id: Any) -> TokenSource:
+    def _build_source(self) -> TokenSource:
+        document_id = (self.__pydantic_private__ or {}).get("_block_document_id")
         endpoint = TokenEndpointConfig(
             token_url=self.token_url or f"{self.base_url}/oauth/token",
             client_id=self.client_id,
@@ -292,36 +296,50 @@ class TelnyxOAuthCredentials(CredentialsBlock):
             body_format=self.token_request_format,
             timeout_seconds=self.timeout_seconds,
         )
-        ours = self.credential_fingerprint()
+        parts = self.credential_parts()
+        key = identity_key(parts)
         fields = {name: getattr(self, name) for name in TOKEN_FIELDS}
+        existing = self.access_token_credentials
+        stamp = credential_stamp(parts, existing.get_secret_value() if existing else None, key)
+        try:
+            seed = token_from_data(fields, parts, key)
+        except TokenStoreError:
+            seed = None  # malformed fields on this copy: the token is simply requested again
         store = (
             PrefectBlockStore(
                 document_id,
                 label=self.label,
-                identity=self.credential_fingerprint,
-                expected_identity=ours,
+                parts_of=self.credential_parts,
+                parts=parts,
+                stamp=stamp,
             )
             if document_id is not None
             else MemoryTokenStore()
         )
         return TokenSource(
-            key=f"{document_id or 'unsaved'}:{ours}",
+            key=f"{document_id or 'unsaved'}:{key}",
             endpoint=endpoint,
             label=self.label,
             scope=self.scope,
             leeway_seconds=self.refresh_leeway_seconds,
+            deadline_seconds=self.token_deadline_seconds,
             store=store,
-            seed=token_from_data(fields, ours),
+            seed=seed,
+            stamp=stamp,
             on_issued=lambda token, grant: emit_token_issued(self, token, grant),
         )
 
     def _remember(self, entry: CachedToken) -> TelnyxToken:
         token = entry.token
-        if entry.origin != "memory" and self.access_token is not token.access_token:
-            # Mirror the token on this instance, so a user's own save() keeps it too.
-            self.access_token = token.access_token
-            self.access_token_expires_at = token.expires_at
-            self.access_token_issued_at = token.issued_at
-            self.refresh_token = token.refresh_token
-            self.access_token_credentials = self.credential_fingerprint()
+        if self.access_token is not token.access_token and entry.stamp is not None:
+            # Mirror the token on this instance, so a user's own save() keeps it too. The stamp
+            # is the one of the credentials that produced the token, not of today's fields.
+            # Written past __setattr__: a new token is no reason to rebuild the token source.
+            self.__dict__.update(
+                access_token=token.access_token,
+                access_token_expires_at=token.expires_at,
+                access_token_issued_at=token.issued_at,
+                refresh_token=token.refresh_token,
+                access_token_credentials=SecretStr(entry.stamp),
+            )
         return token

@@ -12,7 +12,9 @@ Every exception derives from `TelnyxOAuthError`, and no message ever contains a 
     │   │   ├── InvalidScopeError         400 invalid_scope
     │   │   └── UnsupportedGrantTypeError 400 unsupported_grant_type
     │   ├── TokenResponseError        an answer that is neither a usable token nor an error body
-    │   └── TokenEndpointUnavailableError  5xx, 429 or network failures outlasted every attempt
+    │   └── TokenEndpointUnavailableError  5xx, 429, network failures or the deadline ran out
+    ├── TokenStoreError               the shared token store failed or held malformed token data
+    │   └── TokenStoreUnavailableError    the store could not be reached in time (falls back)
     └── TelnyxAPIError                a Telnyx API call answered 4xx or 5xx (.status_code, .errors)
 """
 
@@ -83,7 +85,8 @@ class TokenResponseError(TokenError):
 
 
 class TokenEndpointUnavailableError(TokenError):
-    """The token endpoint kept failing transiently (5xx, 429, timeouts) until attempts ran out."""
+    """The token endpoint kept failing transiently (5xx, 429, timeouts) until attempts or the
+    call's deadline ran out."""
 
     def __init__(
         self,
@@ -97,6 +100,14 @@ class TokenEndpointUnavailableError(TokenError):
         self.status_code = status_code
         self.retry_after = retry_after
         self.attempts = attempts
+
+
+class TokenStoreError(TelnyxOAuthError):
+    """The shared token store failed, or held token data that is not a token."""
+
+
+class TokenStoreUnavailableError(TokenStoreError):
+    """The shared token store could not be reached in time; the cache falls back to memory."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ alone already stops the write; `persist_result=False` keeps it stopped if the po
 
 from __future__ import annotations
 
+import logging
+import time
 from functools import partial
 from typing import Any
 
@@ -16,22 +18,25 @@ from prefect import task
 from prefect.cache_policies import NONE
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.logging import get_run_logger
+from prefect.settings import PREFECT_API_URL
 
 from prefect_telnyx_oauth.credentials import TelnyxOAuthCredentials
-from prefect_telnyx_oauth.errors import TokenEndpointUnavailableError
+from prefect_telnyx_oauth.errors import InvalidClientError
 from prefect_telnyx_oauth.models import TelnyxToken
 from prefect_telnyx_oauth.token_cache import default_cache, describe
 
 
 def is_transient(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
-    """Retry only failures that a later attempt can fix: Telnyx or the Prefect API was down.
+    """Retry only a Prefect API outage while the block was being loaded by name.
 
-    A Prefect API outage while the block is loaded by name surfaces as an httpx transport error;
-    during a refresh it never surfaces (the cache falls back to this process).
+    A token endpoint that is down is not retried here: the token call already made its attempts
+    within its deadline, and a task retry would multiply token requests against an endpoint that
+    is down. During a refresh a Prefect API outage never surfaces (the cache falls back to this
+    process).
     """
     # _sync=True: called from async code, result() would return a coroutine nobody awaits.
     error = state.result(raise_on_failure=False, _sync=True)  # type: ignore[call-overload]
-    return isinstance(error, TokenEndpointUnavailableError | httpx.TransportError)
+    return isinstance(error, httpx.TransportError)
 
 
 token_task = partial(
@@ -44,19 +49,64 @@ token_task = partial(
 )
 """The options both token tasks share: never cached, never persisted, retried only if transient."""
 
+BLOCK_RELOAD_SECONDS = 30.0
+"""A block loaded by name is reused this long in a process, so a warm call makes no Prefect API
+call; an edit in the UI takes effect within this time, and at once after a 401 or
+`invalid_client`."""
 
-def _load(credentials: TelnyxOAuthCredentials | str) -> TelnyxOAuthCredentials:
-    if isinstance(credentials, str):
-        loaded = TelnyxOAuthCredentials.load(credentials, _sync=True)  # type: ignore[call-arg]
-        assert isinstance(loaded, TelnyxOAuthCredentials)
-        return loaded
-    return credentials
+_loaded: dict[tuple[str, str], tuple[float, TelnyxOAuthCredentials]] = {}
 
 
-def _fetch(credentials: TelnyxOAuthCredentials, force_refresh: bool) -> TelnyxToken:
+def _load(
+    credentials: TelnyxOAuthCredentials | str, *, reload: bool = False
+) -> TelnyxOAuthCredentials:
+    if not isinstance(credentials, str):
+        return credentials
+    key = (str(PREFECT_API_URL.value()), credentials)
+    known = _loaded.get(key)
+    now = time.monotonic()
+    if known is not None and not reload and now - known[0] < BLOCK_RELOAD_SECONDS:
+        return known[1]
+    loaded = TelnyxOAuthCredentials.load(credentials, _sync=True)  # type: ignore[call-arg]
+    assert isinstance(loaded, TelnyxOAuthCredentials)
+    _loaded[key] = (now, loaded)
+    return loaded
+
+
+def forget_loaded(block: TelnyxOAuthCredentials | None = None) -> None:
+    """Make the next call by name load the block again (all blocks, or this one).
+
+    Called when Telnyx refuses the block's credentials (a 401 or `invalid_client`): they may have
+    been edited in the UI since the block was loaded. Tests call it to start clean.
+    """
+    for key, (_, loaded) in list(_loaded.items()):
+        if block is None or loaded is block:
+            _loaded.pop(key, None)
+
+
+def _fetch(credentials: TelnyxOAuthCredentials | str, force_refresh: bool) -> TelnyxToken:
+    block = _load(credentials)
+    try:
+        return _fetch_from(block, force_refresh)
+    except InvalidClientError:
+        if not isinstance(credentials, str):
+            raise
+        forget_loaded(block)
+        fresh = _load(credentials, reload=True)
+        if fresh.credential_parts() == block.credential_parts():
+            raise
+        return _fetch_from(fresh, force_refresh)  # edited since loaded: the new ones, once
+
+
+def _fetch_from(credentials: TelnyxOAuthCredentials, force_refresh: bool) -> TelnyxToken:
     source = credentials._token_source()
-    entry = default_cache.get(source, force_refresh=force_refresh)
-    get_run_logger().info("%s: %s", credentials.label, describe(entry))
+    entry = None if force_refresh else default_cache.hit(source)
+    reused = entry is not None
+    if entry is None:
+        entry = default_cache.get(source, force_refresh=force_refresh)
+    # A reuse is logged at DEBUG, which Prefect does not ship: a warm call writes nothing.
+    level = logging.DEBUG if reused else logging.INFO
+    get_run_logger().log(level, "%s: %s", credentials.label, describe(entry, reused=reused))
     return credentials._remember(entry)
 
 
@@ -81,7 +131,7 @@ def get_telnyx_token(
             httpx.get(url, headers=token.headers())
         ```
     """
-    return _fetch(_load(credentials), force_refresh)
+    return _fetch(credentials, force_refresh)
 
 
 @token_task(name="get_telnyx_auth_headers")
@@ -89,4 +139,4 @@ def get_telnyx_auth_headers(
     credentials: TelnyxOAuthCredentials | str, force_refresh: bool = False
 ) -> dict[str, str]:
     """Return `{"Authorization": "Bearer <token>"}` for a valid token (see `get_telnyx_token`)."""
-    return _fetch(_load(credentials), force_refresh).headers()
+    return _fetch(credentials, force_refresh).headers()

@@ -42,3 +42,15 @@ def offline_prefect(home: Path) -> Iterator[None]:
     }
     with temporary_settings(updates=demo, restore_defaults={PREFECT_API_URL}):
         yield
+
+
+def reset_token_caches() -> None:
+    """Forget every token and every block loaded by name in this process, as a new process would.
+
+    Call it between tests that reuse block names or credentials.
+    """
+    from prefect_telnyx_oauth.tasks import forget_loaded
+    from prefect_telnyx_oauth.token_cache import default_cache
+
+    default_cache.clear()
+    forget_loaded()

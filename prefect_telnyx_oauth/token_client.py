@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
@@ -26,17 +27,17 @@ from datetime import datetime
 import anyio
 import httpx
 
-from prefect_telnyx_oauth._token_endpoint import (
+from prefect_telnyx_oauth._retry import is_transient, retry_delay
+from prefect_telnyx_oauth._token_errors import unavailable_error
+from prefect_telnyx_oauth._token_request import (
     AuthorizationCodeGrant,
-    BodyBuffer,
     ClientCredentialsGrant,
     Grant,
     RefreshTokenGrant,
     TokenEndpointConfig,
     build_token_request,
-    parse_token_response,
 )
-from prefect_telnyx_oauth._token_retry import is_transient, retry_delay, unavailable_error
+from prefect_telnyx_oauth._token_response import BodyBuffer, parse_token_response
 from prefect_telnyx_oauth.models import TelnyxToken, utc_now
 
 __all__ = [
@@ -71,18 +72,24 @@ def token_flow(
     *,
     now: Callable[[], datetime] = utc_now,
     rng: Callable[[], float] = random.random,
+    deadline_seconds: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Generator[httpx.Request | Sleep, TransportOutcome | None, TelnyxToken]:
     """The whole token request, I/O left to the driver.
 
     Yields an `httpx.Request` to send (send back its read response or the `httpx.RequestError`
-    it raised) or a `Sleep` (send back None); returns the token.
+    it raised) or a `Sleep` (send back None); returns the token. With `deadline_seconds`, every
+    attempt's timeout and every wait fit inside that many seconds from the first step, as
+    measured by `clock`.
 
     Raises:
         TokenRequestError: the endpoint answered with an RFC 6749 error (never retried).
         TokenResponseError: the endpoint answered with something that is not a token.
-        TokenEndpointUnavailableError: transient failures outlasted the attempts, the server asked
-            to wait longer than `retry_after_cap_seconds`, or the transport failed for good.
+        TokenEndpointUnavailableError: transient failures outlasted the attempts or the deadline,
+            the server asked to wait longer than `retry_after_cap_seconds`, or the transport
+            failed for good.
     """
+    end = clock() + deadline_seconds if deadline_seconds is not None else math.inf
     attempt = 0
     while True:
         attempt += 1
@@ -93,7 +100,8 @@ def token_flow(
             config.max_attempts,
             config.token_url,
         )
-        request = build_token_request(config, grant)
+        timeout = min(config.timeout_seconds, max(end - clock(), 0.001))
+        request = build_token_request(config, grant, timeout_seconds=timeout)
         # Taken before sending, so time spent waiting on the network never extends the token.
         sent_at = now()
         outcome = yield request
@@ -106,10 +114,19 @@ def token_flow(
             if isinstance(outcome, httpx.Response)
             else f"failed with {type(outcome).__name__}"
         )
-        delay = retry_delay(attempt, outcome, config=config, now=now(), rng=rng)
-        if delay is None:
+        delay = retry_delay(attempt, outcome, policy=config, now=now(), rng=rng)
+        # A wait must leave time for the attempt after it, or it only delays the failure.
+        out_of_time = delay is not None and delay >= end - clock()
+        if delay is None or out_of_time:
             logger.debug("token endpoint %s; giving up after attempt %d", what, attempt)
-            error = unavailable_error(outcome, config=config, attempts=attempt, now=now())
+            error = unavailable_error(
+                outcome,
+                config=config,
+                limits=config,
+                attempts=attempt,
+                now=now(),
+                deadline_seconds=deadline_seconds if out_of_time else None,
+            )
             # A transport error's text is httpx's own (no request data); keep it for the trace.
             cause = outcome if isinstance(outcome, httpx.RequestError) else None
             raise error from cause
@@ -124,6 +141,7 @@ def request_token(
     client: httpx.Client | None = None,
     now: Callable[[], datetime] = utc_now,
     sleep: Callable[[float], None] = time.sleep,
+    deadline_seconds: float | None = None,
 ) -> TelnyxToken:
     """Request a token from the token endpoint, retrying transient failures.
 
@@ -134,6 +152,7 @@ def request_token(
             `config.timeout_seconds` applies. None: a short-lived client per call.
         now: The clock; `expires_at` is `now()` just before sending plus `expires_in`.
         sleep: Waits between attempts.
+        deadline_seconds: The whole call, attempts and waits included, ends within this long.
 
     Returns:
         The token.
@@ -141,7 +160,7 @@ def request_token(
     Raises:
         TokenError: see `token_flow` for the subclasses and when each is raised.
     """
-    flow = token_flow(config, grant, now=now)
+    flow = token_flow(config, grant, now=now, deadline_seconds=deadline_seconds)
     with _client_for(config, client) as http:
         step = next(flow)
         while True:
@@ -164,9 +183,10 @@ async def arequest_token(
     client: httpx.AsyncClient | None = None,
     now: Callable[[], datetime] = utc_now,
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    deadline_seconds: float | None = None,
 ) -> TelnyxToken:
     """The async twin of `request_token`, with an `httpx.AsyncClient` and an awaitable `sleep`."""
-    flow = token_flow(config, grant, now=now)
+    flow = token_flow(config, grant, now=now, deadline_seconds=deadline_seconds)
     async with _async_client_for(config, client) as http:
         step = next(flow)
         while True:

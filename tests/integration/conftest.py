@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.token_cache import default_cache
+from prefect_telnyx_oauth.testing import reset_token_caches
 from tests.integration._token_spec import SpecChecker
 
 
@@ -26,10 +26,10 @@ def prefect_api() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _fresh_token_cache() -> Iterator[None]:
-    """Each test starts like a new process: no token in memory."""
-    default_cache.clear()
+    """Each test starts like a new process: no token and no loaded block in memory."""
+    reset_token_caches()
     yield
-    default_cache.clear()
+    reset_token_caches()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from prefect import flow
 
 from prefect_telnyx_oauth._api import call_telnyx, telnyx_request
-from prefect_telnyx_oauth._api_errors import RetryPolicy
+from prefect_telnyx_oauth._retry import RetryPolicy
 from prefect_telnyx_oauth.account import get_balance
 from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.errors import ConfigurationError, TelnyxAPIError

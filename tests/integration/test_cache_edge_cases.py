@@ -15,12 +15,16 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import BlockDocumentUpdate, GlobalConcurrencyLimitCreate
 
-from prefect_telnyx_oauth import TelnyxOAuthCredentials, TokenEndpointUnavailableError
-from prefect_telnyx_oauth import token_cache as token_cache_module
+from prefect_telnyx_oauth import (
+    TelnyxOAuthCredentials,
+    TokenEndpointUnavailableError,
+    _shared_refresh,
+)
 from prefect_telnyx_oauth._prefect_store import lock_name
 from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.models import TelnyxToken
-from prefect_telnyx_oauth.token_cache import TokenCache, TokenStoreSession
+from prefect_telnyx_oauth.token_cache import TokenCache, default_cache
+from prefect_telnyx_oauth.token_store import TokenStoreSession
 from tests.integration.helpers import make_block
 from tests.secret_scan import secret_scan_fixture  # noqa: F401
 
@@ -40,7 +44,7 @@ async def test_token_of_edited_credentials_is_never_served_after_reload(
         # What the UI form does: a merging update of the credential fields only.
         data = {"client_id": "second-client", "client_secret": "second-secret-value"}
         await client.update_block_document(document.id, BlockDocumentUpdate(data=data))
-    token_cache_module.default_cache.clear()
+    default_cache.clear()
     reloaded = await TelnyxOAuthCredentials.aload("edited-creds")
     second = await reloaded.aget_token()
     assert second.access_token != first.access_token
@@ -126,7 +130,7 @@ class _CountingStore:
 def test_lock_lease_is_renewed_while_a_slow_token_request_runs(
     emulator: TelnyxEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(token_cache_module, "RENEW_EVERY_SECONDS", 0.05)
+    monkeypatch.setattr(_shared_refresh, "RENEW_EVERY_SECONDS", 0.05)
     emulator.set_token_latency(0.5)
     store = _CountingStore()
     source = make_block(emulator)._token_source()

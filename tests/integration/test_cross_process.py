@@ -145,8 +145,13 @@ def race(
     for worker in workers:
         out, err = worker.communicate(timeout=180)
         assert worker.returncode == 0, err[-3000:]
-        reports.append(json.loads(out.strip().splitlines()[-1]))
+        # The worker's log lines travel with its report, so a failed count can be explained.
+        reports.append(json.loads(out.strip().splitlines()[-1]) | {"log": err[-2000:]})
     return reports
+
+
+def logs(reports: list[dict[str, Any]]) -> str:
+    return "\n".join(r["log"] for r in reports if r["log"].strip())
 
 
 def digests(tokens: list[str]) -> set[str]:
@@ -162,10 +167,10 @@ def test_eight_processes_on_a_cold_cache_send_one_token_request(
     assert [r["errors"] for r in reports] == [[]] * 8
     results = {token for r in reports for token in r["tokens"]}
     fingerprints = {result.split(":")[0] for result in results}
-    assert len(fingerprints) == 1
+    assert len(fingerprints) == 1, logs(reports)
     assert fingerprints <= digests(emulator.issued_access_tokens())
     assert all(int(result.split(":")[1]) > 0 for result in results)
-    assert emulator.counters.token_requests == 1
+    assert emulator.counters.token_requests == 1, logs(reports)
 
 
 def test_rotation_race_across_processes_surfaces_no_invalid_grant(
@@ -196,7 +201,7 @@ def test_rotation_race_across_processes_surfaces_no_invalid_grant(
     reports = race(prefect_server, tmp_path, "rotation", processes=8, threads=10)
     assert [r["errors"] for r in reports] == [[]] * 8
     assert len({token.split(":")[0] for r in reports for token in r["tokens"]}) == 1
-    assert emulator.counters.token_requests_by_grant == {"refresh_token": 1}
+    assert emulator.counters.token_requests_by_grant == {"refresh_token": 1}, logs(reports)
     assert emulator.counters.token_requests_by_status == {200: 1}
 
 

@@ -63,7 +63,8 @@ async def test_task_works_in_async_flow_and_logs_without_the_token(
         second = get_telnyx_token(block)
         return first.access_token == second.access_token
 
-    with caplog.at_level("DEBUG"):
+    # A reuse is a DEBUG line (Prefect ships INFO and up by default: a warm call writes nothing).
+    with caplog.at_level("DEBUG"), caplog.at_level("DEBUG", logger="prefect.task_runs"):
         assert await pipeline()
     messages = [record.getMessage() for record in caplog.records]
     # Through the run logger: the lines carry their task run, so they show in the Prefect UI.
@@ -97,22 +98,47 @@ def test_task_works_in_sync_flow_with_a_block_name(
     assert emulator.counters.token_requests == 1
 
 
-def test_refresh_happens_inside_the_clamped_leeway_and_not_before(
+def test_refresh_runs_ahead_inside_the_clamped_leeway_and_not_before(
     emulator_factory: Any,
 ) -> None:
     emulator = emulator_factory(token_ttl_seconds=100)
     clock = [datetime(2026, 1, 1, tzinfo=timezone.utc)]
-    cache = TokenCache(now=lambda: clock[0])
-    source = make_block(emulator, refresh_leeway_seconds=60)._token_source()
-    start = clock[0]
-    first = cache.get(source).token
-    # Leeway is min(60, 100 / 2) = 50 s: used until expiry - 50 s, refreshed from then on.
-    clock[0] = start + timedelta(seconds=49.9)
-    assert cache.get(source).token == first
-    assert emulator.counters.token_requests == 1
-    clock[0] = start + timedelta(seconds=50)
-    assert cache.get(source).token != first
-    assert emulator.counters.token_requests == 2
+    with TokenCache(now=lambda: clock[0]) as cache:
+        source = make_block(emulator, refresh_leeway_seconds=60)._token_source()
+        start = clock[0]
+        first = cache.get(source).token
+        # Leeway is min(60, 100 / 2) = 50 s: no refresh before expiry - 50 s.
+        clock[0] = start + timedelta(seconds=49.9)
+        assert cache.get(source).token == first
+        assert emulator.counters.token_requests == 1
+        # From then on the still-valid token is handed out while one refresh runs behind it.
+        clock[0] = start + timedelta(seconds=50)
+        assert cache.get(source).token == first
+        assert cache.get(source).token in (first, _landed(cache, source, first))
+        assert _landed(cache, source, first) != first
+        assert emulator.counters.token_requests == 2
+
+
+def test_expired_token_makes_the_caller_wait_for_a_new_one(emulator_factory: Any) -> None:
+    emulator = emulator_factory(token_ttl_seconds=100)
+    clock = [datetime(2026, 1, 1, tzinfo=timezone.utc)]
+    with TokenCache(now=lambda: clock[0]) as cache:
+        source = make_block(emulator, refresh_leeway_seconds=60)._token_source()
+        first = cache.get(source).token
+        clock[0] += timedelta(seconds=100)
+        assert cache.get(source).token != first
+        assert emulator.counters.token_requests == 2
+
+
+def _landed(cache: TokenCache, source: Any, old: Any, wait_seconds: float = 20) -> Any:
+    """The token the background refresh lands, once it has (bounded wait)."""
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        token = cache.get(source).token
+        if token != old:
+            return token
+        time.sleep(0.01)
+    return old
 
 
 def test_short_lived_tokens_never_let_a_401_reach_the_user(emulator_factory: Any) -> None:

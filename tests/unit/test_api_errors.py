@@ -9,14 +9,13 @@ import httpx
 import pytest
 
 from prefect_telnyx_oauth._api_errors import (
-    RetryPolicy,
     api_error,
     check_path,
     json_body,
     may_retry,
     parse_error_details,
-    retry_delay,
 )
+from prefect_telnyx_oauth._retry import RetryPolicy, retry_delay
 from prefect_telnyx_oauth.errors import ConfigurationError, TelnyxAPIError, TelnyxErrorDetail
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)

@@ -11,7 +11,9 @@ from prefect_telnyx_oauth.tasks import is_transient
 @pytest.mark.parametrize(
     ("error", "retried"),
     [
-        (TokenEndpointUnavailableError("down", status_code=503, retry_after=1, attempts=3), True),
+        # The token call already spent its attempts within its deadline: a task retry would only
+        # multiply token requests against an endpoint that is down.
+        (TokenEndpointUnavailableError("down", status_code=503, retry_after=1, attempts=3), False),
         (httpx.ConnectError("Prefect API unreachable while loading the block"), True),
         (InvalidClientError("bad secret", status_code=401, error="invalid_client"), False),
         (ValueError("a bug"), False),

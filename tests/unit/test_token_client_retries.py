@@ -16,7 +16,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from prefect_telnyx_oauth._token_retry import (
+from prefect_telnyx_oauth._retry import (
     backoff_seconds,
     parse_retry_after,
     retry_delay,
@@ -115,9 +115,9 @@ def test_server_wait_seconds_uses_ratelimit_reset_only_for_429_without_retry_aft
     ("attempt", "ceiling"), [(1, 0.5), (2, 1.0), (3, 2.0), (5, 8.0), (99, 8.0)]
 )
 def test_backoff_seconds_doubles_from_base_up_to_the_max(attempt: int, ceiling: float) -> None:
-    assert backoff_seconds(attempt, config=CONFIG, rng=0.0) == 0.0
-    assert backoff_seconds(attempt, config=CONFIG, rng=0.5) == ceiling / 2
-    assert backoff_seconds(attempt, config=CONFIG, rng=0.999999) <= ceiling
+    assert backoff_seconds(attempt, policy=CONFIG, rng=0.0) == 0.0
+    assert backoff_seconds(attempt, policy=CONFIG, rng=0.5) == ceiling / 2
+    assert backoff_seconds(attempt, policy=CONFIG, rng=0.999999) <= ceiling
 
 
 @pytest.mark.parametrize(
@@ -125,7 +125,7 @@ def test_backoff_seconds_doubles_from_base_up_to_the_max(attempt: int, ceiling: 
     [status(400), status(401), status(404), status(302), ok(), httpx.UnsupportedProtocol("x")],
 )
 def test_retry_delay_non_transient_outcome_is_not_retried(outcome: TransportOutcome) -> None:
-    assert retry_delay(1, outcome, config=CONFIG, now=T0, rng=lambda: 0.5) is None
+    assert retry_delay(1, outcome, policy=CONFIG, now=T0, rng=lambda: 0.5) is None
 
 
 @pytest.mark.parametrize(
@@ -146,16 +146,16 @@ def test_retry_delay_non_transient_outcome_is_not_retried(outcome: TransportOutc
 def test_retry_delay_transient_outcome_is_retried_until_the_last_attempt(
     outcome: TransportOutcome,
 ) -> None:
-    assert retry_delay(1, outcome, config=CONFIG, now=T0, rng=lambda: 0.5) == 0.25
-    assert retry_delay(3, outcome, config=CONFIG, now=T0, rng=lambda: 0.5) is None
+    assert retry_delay(1, outcome, policy=CONFIG, now=T0, rng=lambda: 0.5) == 0.25
+    assert retry_delay(3, outcome, policy=CONFIG, now=T0, rng=lambda: 0.5) is None
 
 
 def test_retry_delay_server_wait_over_the_cap_stops_retrying() -> None:
     assert (
-        retry_delay(1, status(429, **{"retry-after": "60"}), config=CONFIG, now=T0, rng=float) == 60
+        retry_delay(1, status(429, **{"retry-after": "60"}), policy=CONFIG, now=T0, rng=float) == 60
     )
     assert (
-        retry_delay(1, status(429, **{"retry-after": "61"}), config=CONFIG, now=T0, rng=float)
+        retry_delay(1, status(429, **{"retry-after": "61"}), policy=CONFIG, now=T0, rng=float)
         is None
     )
 

@@ -9,12 +9,13 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from prefect_telnyx_oauth._token_endpoint import (
+from prefect_telnyx_oauth._token_request import build_token_request
+from prefect_telnyx_oauth._token_response import (
     MAX_BODY_BYTES,
     BodyBuffer,
-    build_token_request,
     parse_token_response,
 )
+from prefect_telnyx_oauth._version import __version__
 from prefect_telnyx_oauth.errors import (
     ConfigurationError,
     InvalidClientError,
@@ -38,11 +39,14 @@ pytestmark = pytest.mark.usefixtures("secret_scan")
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 CLIENT_ID = "telnyx-client"
-# Every character RFC 6749 §2.3.1's form-encoding exists for: %, :, +, space, non-ASCII.
+# Every character RFC 6749 §2.3.1's encoding exists for: %, :, +, space, non-ASCII.
 SECRET = "p%ss:w+rd wïth ünïcode✓"
 SECRET_FORM = "p%25ss%3Aw%2Brd+w%C3%AFth+%C3%BCn%C3%AFcode%E2%9C%93"
+# Basic percent-encodes (a space is %20, never +): base64 of
+# "telnyx-client:p%25ss%3Aw%2Brd%20w%C3%AFth%20%C3%BCn%C3%AFcode%E2%9C%93".
 BASIC = (
-    "Basic dGVsbnl4LWNsaWVudDpwJTI1c3MlM0F3JTJCcmQrdyVDMyVBRnRoKyVDMyVCQ24lQzMlQUZjb2RlJUUyJTlDJTkz"
+    "Basic dGVsbnl4LWNsaWVudDpwJTI1c3MlM0F3JTJCcmQlMjB3JUMzJUFGdGglMjAlQzMlQkNuJUMzJUFGY29kZSVFMiU5"
+    "QyU5Mw=="
 )
 OLD_RT = "RT-old-0123456789abcdef"
 CODE = "AC-code-0123456789"
@@ -124,6 +128,7 @@ def test_build_token_request_every_shape_has_exact_bytes_and_headers(
         "accept": "application/json",
         "content-type": content_type,
         "content-length": str(len(body)),
+        "user-agent": f"prefect-telnyx-oauth/{__version__} httpx/{httpx.__version__}",
     }
     if auth_method == "client_secret_basic":
         expected_headers["authorization"] = BASIC
@@ -134,11 +139,11 @@ def test_build_token_request_every_shape_has_exact_bytes_and_headers(
     assert dict(request.headers) == expected_headers
 
 
-def test_build_token_request_basic_header_form_encodes_the_client_id_too() -> None:
+def test_build_token_request_basic_header_percent_encodes_the_client_id_too() -> None:
     request = build_token_request(config(client_id="my id:é"), CC)
     assert request.headers["authorization"] == (
-        "Basic bXkraWQlM0ElQzMlQTk6cCUyNXNzJTNBdyUyQnJkK3clQzMlQUZ0aCslQzMlQkNuJUMzJUFGY29kZSVF"
-        "MiU5QyU5Mw=="
+        "Basic bXklMjBpZCUzQSVDMyVBOTpwJTI1c3MlM0F3JTJCcmQlMjB3JUMzJUFGdGglMjAl"
+        "QzMlQkNuJUMzJUFGY29kZSVFMiU5QyU5Mw=="
     )
 
 
@@ -290,7 +295,7 @@ def test_parse_token_response_invalid_client_message_names_client_and_fix() -> N
         parse(answer(401, {"error": "invalid_client"}))
     assert str(info.value) == (
         "Telnyx rejected the client credentials for client id 'telnyx-client' (invalid_client). "
-        "Check client_id and client_secret, or try auth_method='client_secret_post'."
+        "Check client_id and client_secret, or try token_endpoint_auth_method='client_secret_post'."
     )
 
 
@@ -368,7 +373,7 @@ def test_parse_token_response_malformed_2xx_raises_token_response_error(
 
 
 def test_parse_token_response_html_body_points_at_the_token_url() -> None:
-    with pytest.raises(TokenResponseError, match="check token_url/base_url"):
+    with pytest.raises(TokenResponseError, match="check base_url and token_url"):
         parse(MALFORMED_2XX["html"])
 
 
