@@ -1,8 +1,9 @@
 """A local Telnyx for pipeline tests and the offline demo.
 
 `TelnyxEmulator` serves, on a real loopback socket from a daemon thread, Telnyx's OAuth token
-endpoint (as in `shared/spec/telnyx-oauth-token.openapi.yaml`) and the API routes the tasks use.
-It imports nothing of the client library: only starlette, uvicorn and the standard library.
+endpoint (as in its OpenAPI spec, shipped here as `spec/telnyx-oauth-token.openapi.yaml`) and the
+API routes the tasks use. It imports nothing of the client library: only starlette, uvicorn and the
+standard library.
 
 Routes (under `base_url`, e.g. `http://127.0.0.1:54321/v2`):
 
