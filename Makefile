@@ -9,6 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 .PHONY: install demo test lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
+	@echo "Installing prefect-telnyx-oauth and its dev tools into $(VENV) (about a minute)..."
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
@@ -16,7 +17,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python flows/quickstart.py
+	@echo "Running flows/quickstart.py (loading Prefect takes a few seconds)..."
+	@$(BIN)/python flows/quickstart.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,6 +1,11 @@
 """Keep a block's token fresh on a schedule, so pipelines never wait on the token endpoint.
 
     .venv/bin/python flows/keep_token_fresh.py --block prod-telnyx   # serves until Ctrl-C
+    .venv/bin/python flows/keep_token_fresh.py --block prod-telnyx --run-once
+
+It first checks that the block exists on the Prefect API, so a typo fails at once with one line
+saying how to create the block, rather than on every scheduled run. `--run-once` runs the flow
+once (a cron job, a check after setup) and exits.
 
 Every run reads the token saved in the block. If it expires within `refresh_within_minutes`
 (or there is none), the run gets a new one, which is saved to the block for every flow run,
@@ -13,11 +18,14 @@ default every-10-minutes cron), so at least one run falls inside the window befo
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
 from datetime import datetime, timedelta
 from typing import Any
 
 from prefect import flow
 from prefect.logging import get_run_logger
+from prefect.settings import get_current_settings
 
 from prefect_telnyx_oauth import TelnyxOAuthCredentials, get_telnyx_token
 from prefect_telnyx_oauth.models import utc_now
@@ -57,13 +65,52 @@ async def keep_token_fresh(block_name: str, refresh_within_minutes: float = 15) 
     return {"refreshed": refreshed, "expires_at": token.expires_at.isoformat()}
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Serve the flow on a cron schedule until interrupted."""
+def missing_block_message(block_name: str) -> str | None:
+    """Return a one-line error when no block named `block_name` is saved, else None."""
+
+    async def load() -> None:
+        await TelnyxOAuthCredentials.aload(block_name)
+
+    try:
+        asyncio.run(load())
+    except ValueError as exc:
+        # Only Prefect's "Unable to find block document named ...": a block that exists but fails
+        # to load (a ConfigurationError, a ValidationError) must surface as itself.
+        if "Unable to find block document" not in str(exc):
+            raise
+        api = get_current_settings().api.url or "the local ephemeral Prefect API"
+        create = f"TelnyxOAuthCredentials.from_env().save({block_name!r})"
+        return (
+            f"error: no TelnyxOAuthCredentials block named {block_name!r} on {api}. Create it once "
+            "(or in the UI under Blocks), with TELNYX_CLIENT_ID and TELNYX_CLIENT_SECRET set: "
+            f'python -c "from prefect_telnyx_oauth import TelnyxOAuthCredentials; {create}"'
+        )
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Check the block exists, then serve the flow on a cron schedule (or run it once).
+
+    Returns:
+        The exit status: 0, or 1 when the block does not exist.
+    """
     parser = argparse.ArgumentParser(description="Keep a Telnyx block's token fresh.")
     parser.add_argument("--block", required=True, help="the saved TelnyxOAuthCredentials block")
     parser.add_argument("--cron", default=DEFAULT_CRON)
     parser.add_argument("--refresh-within-minutes", type=float, default=15)
+    parser.add_argument(
+        "--run-once", action="store_true", help="run the flow once and exit instead of serving"
+    )
     args = parser.parse_args(argv)
+    problem = missing_block_message(args.block)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 1
+    if args.run_once:
+        result = asyncio.run(keep_token_fresh(args.block, args.refresh_within_minutes))
+        verb = "Refreshed" if result["refreshed"] else "Kept"
+        print(f"{verb} the token of block {args.block!r}; it expires at {result['expires_at']}.")
+        return 0
     keep_token_fresh.serve(
         name=f"keep-{args.block}-fresh",
         cron=args.cron,
@@ -72,7 +119,8 @@ def main(argv: list[str] | None = None) -> None:
             "refresh_within_minutes": args.refresh_within_minutes,
         },
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -29,6 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, unmapped
+from prefect.settings import (
+    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+    get_current_settings,
+    temporary_settings,
+)
 
 from prefect_telnyx_oauth import TelnyxOAuthCredentials, get_telnyx_token
 from prefect_telnyx_oauth.account import get_balance
@@ -42,6 +48,8 @@ DEMO_HOME = Path(__file__).resolve().parents[1] / ".demo"
 
 BLOCK_NAME = "telnyx-demo"
 OFFLINE_RECIPIENTS = ("+15557650001", "+15557650002", "+15557650003")
+# A first start migrates a fresh database: on a busy machine that outlasts Prefect's 20 s default.
+STARTUP_TIMEOUT_SECONDS = 120
 
 
 @flow(name="telnyx-quickstart")
@@ -107,6 +115,23 @@ class DemoReport:
         return bool(self.first["token_expires_at"] == self.second["token_expires_at"])
 
 
+def step(text: str) -> None:
+    """Say what the next slow step is before it starts, so a first run is never silent."""
+    print(text, flush=True)
+
+
+def prefect_api_step() -> str:
+    """Announce the Prefect API this run uses: a local one it starts, or the one configured."""
+    api_url = get_current_settings().api.url
+    if api_url:
+        return f"Using the Prefect API at {api_url}..."
+    home = get_current_settings().home
+    return (
+        f"Starting a local Prefect API (its state lives in {home}; the first start sets up its "
+        "database and can take a minute)..."
+    )
+
+
 async def run_demo(
     credentials: TelnyxOAuthCredentials,
     recipients: list[str],
@@ -117,10 +142,14 @@ async def run_demo(
 ) -> DemoReport:
     """Save the block, run the flow, forget the token in memory, and run a check again."""
     started = time.monotonic()
+    step(prefect_api_step())
+    # The first call to the API starts the local one, when there is no other.
     await credentials.asave(block_name, overwrite=True)
+    step(f"Saved the block {block_name!r}. Running the quickstart flow...")
     first = await quickstart(block_name, recipients, from_, messaging_profile_id)
     # As if a new process started: only the token saved in the block can spare a token request.
     default_cache.clear()
+    step("Running it again with this process's token cache cleared, as a new process would...")
     second = await quickstart(block_name, [], from_, messaging_profile_id)
     return DemoReport(first=first, second=second, seconds=time.monotonic() - started)
 
@@ -173,7 +202,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(summary(report, None))
         return 0
-    with TelnyxEmulator() as emulator, offline_prefect(DEMO_HOME):
+    patient: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+    if "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" not in os.environ:
+        # offline_prefect sets this too, but not when PREFECT_HOME is in the environment.
+        updates = {PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: STARTUP_TIMEOUT_SECONDS}
+        patient = temporary_settings(updates=updates)
+    with TelnyxEmulator() as emulator, offline_prefect(DEMO_HOME), patient:
         print(f"Offline: the Telnyx emulator serves {emulator.base_url}.")
         credentials = TelnyxOAuthCredentials(
             client_id=emulator.client_id,

@@ -1,8 +1,9 @@
 """A local Telnyx for pipeline tests and the offline demo.
 
 `TelnyxEmulator` serves, on a real loopback socket from a daemon thread, Telnyx's OAuth token
-endpoint (as in `shared/spec/telnyx-oauth-token.openapi.yaml`) and the API routes the tasks use.
-It imports nothing of the client library: only starlette, uvicorn and the standard library.
+endpoint (as in its OpenAPI spec, shipped here as `spec/telnyx-oauth-token.openapi.yaml`) and the
+API routes the tasks use. It imports nothing of the client library: only starlette, uvicorn and the
+standard library.
 
 Routes (under `base_url`, e.g. `http://127.0.0.1:54321/v2`):
 
@@ -21,8 +22,10 @@ Routes (under `base_url`, e.g. `http://127.0.0.1:54321/v2`):
 Knobs (constructor arguments, methods, CLI flags, and `POST /_emulator/knobs` at run time): token
 lifetime, refresh token rotation, refresh tokens on client_credentials, the next N token requests
 failing (HTML 5xx) or rate limited (429 + `Retry-After`), the next N API requests failing
-(`fail_next_api_requests`), token latency, revocation, and a clock that tests move forward with
-`advance_clock`.
+(`fail_next_api_requests`), token latency, how HTTP Basic credentials are decoded
+(`basic_auth_decoding`), revocation, and a clock that tests move forward with `advance_clock`.
+`check_spec=True` checks every token answer against the packaged OpenAPI spec (`spec_report()`).
+docs/emulator.md lists them all.
 
 Example:
     ```python

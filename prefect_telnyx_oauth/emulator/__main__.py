@@ -1,13 +1,15 @@
 """`python -m prefect_telnyx_oauth.emulator`: serve a local Telnyx until Ctrl-C.
 
-It prints the base URL, `export TELNYX_...` lines for the client library and ready curl commands.
-Knobs given as flags apply from the start; change them later with `POST /_emulator/knobs` (see the
-package docstring).
+It prints the base URL, `export TELNYX_...` lines for the client library and ready curl commands,
+then one line per request unless `--quiet`. Knobs given as flags apply from the start; change them
+later with `POST /_emulator/knobs` (see the package docstring).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import ipaddress
 import logging
 import shlex
 import signal
@@ -16,6 +18,10 @@ import threading
 from types import FrameType
 
 from prefect_telnyx_oauth.emulator._emulator import TelnyxEmulator
+from prefect_telnyx_oauth.emulator._state import BASIC_AUTH_DECODINGS
+
+# uvicorn's access log, one record per request.
+REQUEST_LOGGER = "uvicorn.access"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     add("--rate-limit-next-token-requests", type=int, default=0, metavar="N")
     add("--retry-after", type=int, default=1, metavar="S", help="Retry-After of those 429s")
     add("--token-latency", type=float, default=0.0, metavar="S", help="delay of token answers")
+    add(
+        "--basic-auth-decoding",
+        choices=BASIC_AUTH_DECODINGS,
+        default="unquote_plus",
+        help="how HTTP Basic client credentials are decoded (default: unquote_plus, RFC 6749)",
+    )
     add("--quiet", action="store_true", help="do not log each request")
     return parser
 
@@ -76,6 +88,38 @@ def banner(emulator: TelnyxEmulator) -> str:
     return "\n".join(lines)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether `host` names only this machine (`localhost` or a loopback address)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def log_requests_to_stdout() -> None:
+    """Print uvicorn's access log lines to stdout, whatever logging configuration is in place.
+
+    `logging.basicConfig` does nothing once the root logger has a handler, and Prefect's logging
+    configuration (loaded with Prefect, which a plugin or this package may import) gives the root
+    a handler at WARNING and sets uvicorn's loggers to the server log level. So the request
+    logger gets its own handler and level, and stops propagating to avoid printing twice.
+    """
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger(REQUEST_LOGGER)
+    logger.handlers = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.disabled = False
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -83,8 +127,13 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status."""
     args = _parser().parse_args(argv)
-    if not args.quiet:
-        logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not is_loopback(args.host):
+        print(
+            f"warning: binding {args.host}: the /_emulator/ admin routes are unauthenticated, so "
+            "anyone who can reach this address can change the knobs, register clients and read "
+            "the counters. Bind 127.0.0.1 unless the network is trusted.",
+            file=sys.stderr,
+        )
     emulator = TelnyxEmulator(
         host=args.host,
         port=args.port,
@@ -95,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         refresh_token_on_client_credentials=args.refresh_token_on_client_credentials,
         token_latency_seconds=args.token_latency,
         log_requests=not args.quiet,
+        basic_auth_decoding=args.basic_auth_decoding,
     )
     if args.fail_next_token_requests:
         emulator.fail_next_token_requests(args.fail_next_token_requests, args.fail_status)
@@ -109,7 +159,17 @@ def main(argv: list[str] | None = None) -> int:
         )
     # SIGTERM stops as cleanly as Ctrl-C.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    emulator.start()
+    try:
+        emulator.start()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return _fail(
+                f"port {args.port} on {args.host} is already in use: stop what holds it, or "
+                "pass --port 0 to pick a free port."
+            )
+        return _fail(f"cannot bind {args.host} port {args.port}: {exc.strerror or exc}.")
+    if not args.quiet:
+        log_requests_to_stdout()
     try:
         print(banner(emulator), flush=True)
         threading.Event().wait()

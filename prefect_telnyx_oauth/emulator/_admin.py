@@ -13,7 +13,8 @@ the emulator binds loopback only unless told otherwise).
 
 Knobs: `token_ttl_seconds`, `refresh_token_ttl_seconds`, `rotate_refresh_tokens`,
 `refresh_token_on_client_credentials`, `token_latency_seconds`, `fail_next_token_requests`,
-`fail_status`, `rate_limit_next_token_requests`, `retry_after`, `rate_limit_body` ("json"|"html").
+`fail_status`, `rate_limit_next_token_requests`, `retry_after`, `rate_limit_body` ("json"|"html"),
+`basic_auth_decoding` ("raw"|"unquote"|"unquote_plus").
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ _KNOB_TYPES: dict[str, tuple[type, ...]] = {
     "rate_limit_next_token_requests": (int,),
     "retry_after": (int,),
     "rate_limit_body": (str,),
+    "basic_auth_decoding": (str,),
 }
 
 

@@ -10,13 +10,22 @@ from prefect_telnyx_oauth.emulator._admin import AdminRoutes
 from prefect_telnyx_oauth.emulator._api import ApiRoutes
 from prefect_telnyx_oauth.emulator._http import RateLimitHeaders, http_exception_handler
 from prefect_telnyx_oauth.emulator._oauth import OAuthRoutes
+from prefect_telnyx_oauth.emulator._spec import SpecMonitor
 from prefect_telnyx_oauth.emulator._state import EmulatorState
 
 
-def build_app(state: EmulatorState, *, default_redirect_uris: tuple[str, ...]) -> Starlette:
-    """Return the ASGI app serving OAuth, API and `/_emulator/` routes over `state`."""
+def build_app(
+    state: EmulatorState,
+    *,
+    default_redirect_uris: tuple[str, ...],
+    spec_monitor: SpecMonitor | None = None,
+) -> Starlette:
+    """Return the ASGI app serving OAuth, API and `/_emulator/` routes over `state`.
+
+    With a `spec_monitor`, every token answer is checked against the packaged OpenAPI spec.
+    """
     routes = [
-        *OAuthRoutes(state).routes(),
+        *OAuthRoutes(state, spec_monitor).routes(),
         *ApiRoutes(state).routes(),
         *AdminRoutes(state, default_redirect_uris).routes(),
     ]

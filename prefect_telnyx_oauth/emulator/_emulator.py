@@ -9,12 +9,17 @@ from typing import Literal
 from prefect_telnyx_oauth.emulator._app import build_app
 from prefect_telnyx_oauth.emulator._counters import EmulatorCounters
 from prefect_telnyx_oauth.emulator._server import ServerThread
+from prefect_telnyx_oauth.emulator._spec import SpecMonitor, SpecReport
 from prefect_telnyx_oauth.emulator._state import (
     DEFAULT_SCOPES,
+    BasicAuthDecoding,
     EmulatorState,
     Knobs,
     OAuthClient,
 )
+
+# A wildcard bind serves loopback too; URLs for clients on this machine name loopback instead.
+_WILDCARD_TO_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104
 
 
 class TelnyxEmulator:
@@ -41,6 +46,11 @@ class TelnyxEmulator:
         phone_numbers: How many phone numbers GET /phone_numbers lists (+15550100000 upward).
         refresh_token_ttl_seconds: Lifetime of refresh tokens (30 days by default).
         log_requests: Log one line per request (uvicorn's access log), as the CLI does.
+        basic_auth_decoding: How HTTP Basic client credentials are decoded after base64:
+            "unquote_plus" (RFC 6749 §2.3.1 form-decoding, the default), "unquote" (as Authlib's
+            server: `+` stays `+`) or "raw" (no decoding).
+        check_spec: Check every token answer against the packaged OpenAPI spec; read the
+            outcome with `spec_report()`. Needs PyYAML and jsonschema (the `dev` extra).
 
     Example:
         ```python
@@ -72,6 +82,8 @@ class TelnyxEmulator:
         phone_numbers: int = 25,
         refresh_token_ttl_seconds: float = 30 * 24 * 3600,
         log_requests: bool = False,
+        basic_auth_decoding: BasicAuthDecoding = "unquote_plus",
+        check_spec: bool = False,
     ) -> None:
         knobs = Knobs(
             token_ttl_seconds=token_ttl_seconds,
@@ -79,6 +91,7 @@ class TelnyxEmulator:
             rotate_refresh_tokens=rotate_refresh_tokens,
             refresh_token_on_client_credentials=refresh_token_on_client_credentials,
             token_latency_seconds=token_latency_seconds,
+            basic_auth_decoding=basic_auth_decoding,
         )
         if phone_numbers < 0:
             raise ValueError("phone_numbers must be >= 0")
@@ -90,7 +103,10 @@ class TelnyxEmulator:
         self.client_id = client_id
         self.client_secret = client_secret
         self.add_client(client_id, client_secret, allowed_scopes)
-        self._app = build_app(self._state, default_redirect_uris=self._redirect_uris)
+        self._spec = SpecMonitor() if check_spec else None
+        self._app = build_app(
+            self._state, default_redirect_uris=self._redirect_uris, spec_monitor=self._spec
+        )
         self._server: ServerThread | None = None
         self._bound_port: int | None = None
 
@@ -141,7 +157,8 @@ class TelnyxEmulator:
         """
         if self._bound_port is None:
             raise RuntimeError("Start the TelnyxEmulator (start() or `with`) before reading URLs.")
-        host = f"[{self._host}]" if ":" in self._host else self._host
+        host = _WILDCARD_TO_LOOPBACK.get(self._host, self._host)
+        host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self._bound_port}/v2"
 
     @property
@@ -218,6 +235,21 @@ class TelnyxEmulator:
             retry_after: Seconds to announce in `Retry-After` (and `x-ratelimit-reset` on a 429).
         """
         self._state.fail_next_api_requests(n, status, retry_after)
+
+    def set_basic_auth_decoding(self, decoding: BasicAuthDecoding) -> None:
+        """Choose how HTTP Basic credentials are decoded: "raw", "unquote" or "unquote_plus"."""
+        self._state.update_knobs(basic_auth_decoding=decoding)
+
+    def spec_report(self) -> SpecReport:
+        """Return how many token answers the spec check saw, and every problem it found.
+
+        Raises:
+            RuntimeError: the emulator was built without `check_spec=True`.
+        """
+        if self._spec is None:
+            msg = "Build the emulator with TelnyxEmulator(check_spec=True) to check its answers."
+            raise RuntimeError(msg)
+        return self._spec.report()
 
     def set_token_latency(self, seconds: float) -> None:
         """Delay every token answer by `seconds` without blocking other requests."""

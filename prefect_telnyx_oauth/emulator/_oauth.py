@@ -10,11 +10,18 @@ Token endpoint order of work, so every outcome is predictable:
    authentication -> 401 `invalid_client`; missing `grant_type` -> 400 `invalid_request`; unknown
    one -> 400 `unsupported_grant_type`; then the grant's own checks.
 
-Client authentication is HTTP Basic or `client_id` + `client_secret` in the body, never both. The
-Basic user and password are form-urlencoded before base64 (RFC 6749 §2.3.1), so they are decoded
-with `unquote_plus`: a secret with `%`, `:`, `+`, spaces or non-ASCII characters round-trips when
-the client encodes it as the RFC says. A `client_id` in the body next to Basic is accepted only if
-it equals the Basic one.
+Client authentication is HTTP Basic or `client_id` + `client_secret` in the body, never both. A
+`client_id` in the body next to Basic is accepted only if it equals the Basic one.
+
+How the Basic user and password are decoded after base64 is the `basic_auth_decoding` knob, because
+real servers disagree:
+
+- `unquote_plus` (default): RFC 6749 §2.3.1 has the client form-urlencode both (Appendix B), so
+  `+` is a space and `%XX` a byte. A secret with `%`, `:`, `+`, spaces or non-ASCII characters
+  round-trips whether the client wrote a space as `+` or `%20`. Spring-style servers do this.
+- `unquote`: percent-decoding only, `+` stays a `+`. Authlib's server does this, so a client that
+  writes a space as `+` is refused; one that writes `%20` (`quote(safe="")`) is accepted.
+- `raw`: no decoding, as servers that ignore §2.3.1 do; only unencoded credentials match.
 """
 
 from __future__ import annotations
@@ -25,17 +32,20 @@ import binascii
 import json
 import re
 import time
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from prefect_telnyx_oauth.emulator._http import telnyx_error_item
+from prefect_telnyx_oauth.emulator._spec import SpecMonitor
 from prefect_telnyx_oauth.emulator._state import (
     RATE_LIMIT,
+    BasicAuthDecoding,
     EmulatorState,
     GrantError,
     InjectedFailure,
@@ -116,7 +126,14 @@ def parse_scope(value: str | None) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(value.split()))
 
 
-def _decode_basic(value: str) -> tuple[str, str]:
+_BASIC_DECODERS: dict[BasicAuthDecoding, Callable[[str], str]] = {
+    "raw": lambda part: part,
+    "unquote": unquote,
+    "unquote_plus": unquote_plus,
+}
+
+
+def _decode_basic(value: str, decoding: BasicAuthDecoding) -> tuple[str, str]:
     try:
         decoded = base64.b64decode(value, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError) as exc:
@@ -126,7 +143,8 @@ def _decode_basic(value: str) -> tuple[str, str]:
     client_id, sep, secret = decoded.partition(":")
     if not sep:
         raise OAuthError("invalid_client", "The Basic credentials lack a ':' separator.", 401)
-    return unquote_plus(client_id), unquote_plus(secret)
+    decode = _BASIC_DECODERS[decoding]
+    return decode(client_id), decode(secret)
 
 
 def authenticate_client(
@@ -142,7 +160,7 @@ def authenticate_client(
         scheme, _, value = authorization.strip().partition(" ")
         # Other schemes (an SDK's `Bearer <api key>`) are not client authentication: ignore them.
         if scheme.lower() == "basic":
-            basic = _decode_basic(value.strip())
+            basic = _decode_basic(value.strip(), state.knobs().basic_auth_decoding)
     body_id, body_secret = params.get("client_id"), params.get("client_secret")
     if basic is not None:
         if body_secret is not None:
@@ -233,8 +251,9 @@ def _injected_response(failure: InjectedFailure) -> Response:
 class OAuthRoutes:
     """The OAuth endpoints of one emulator."""
 
-    def __init__(self, state: EmulatorState) -> None:
+    def __init__(self, state: EmulatorState, spec_monitor: SpecMonitor | None = None) -> None:
         self.state = state
+        self.spec_monitor = spec_monitor
 
     def routes(self) -> list[BaseRoute]:
         """Return the Starlette routes."""
@@ -277,6 +296,8 @@ class OAuthRoutes:
                 response = self._grant(request, params)
             except OAuthError as exc:
                 response = exc.response()
+        if self.spec_monitor is not None:
+            self.spec_monitor.check(response.status_code, response.headers, bytes(response.body))
         self.state.counters._token_request_answered(response.status_code)
         return response
 

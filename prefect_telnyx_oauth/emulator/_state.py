@@ -29,6 +29,8 @@ RATE_LIMIT = 1000
 RATE_LIMIT_WINDOW_SECONDS = 60
 
 TokenKind = Literal["access_token", "refresh_token"]
+BasicAuthDecoding = Literal["raw", "unquote", "unquote_plus"]
+BASIC_AUTH_DECODINGS: tuple[BasicAuthDecoding, ...] = ("raw", "unquote", "unquote_plus")
 
 
 class GrantError(Exception):
@@ -116,6 +118,7 @@ class Knobs:
     rate_limit_next_token_requests: int = 0
     retry_after: int = 1
     rate_limit_body: Literal["json", "html"] = "json"
+    basic_auth_decoding: BasicAuthDecoding = "unquote_plus"
 
     def validate(self) -> None:
         """Raise ValueError naming the first knob with an impossible value."""
@@ -131,6 +134,10 @@ class Knobs:
             ),
             (self.retry_after >= 0, "retry_after must be >= 0"),
             (self.rate_limit_body in ("json", "html"), "rate_limit_body must be 'json' or 'html'"),
+            (
+                self.basic_auth_decoding in BASIC_AUTH_DECODINGS,
+                "basic_auth_decoding must be 'raw', 'unquote' or 'unquote_plus'",
+            ),
         ]
         for ok, message in checks:
             if not ok:

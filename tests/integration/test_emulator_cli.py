@@ -1,19 +1,23 @@
 """`python -m prefect_telnyx_oauth.emulator` as a user runs it: a subprocess whose printed URL,
-exports and curl commands work as printed, and which stops cleanly on SIGTERM.
+exports and curl commands work as printed, which logs each request unless `--quiet`, says what to
+do when its port is taken, warns when bound beyond loopback, and stops cleanly on SIGTERM.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import queue
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from typing import IO
+from urllib.parse import quote_plus
 
 import httpx
 import pytest
@@ -24,11 +28,14 @@ START_TIMEOUT_SECONDS = 30.0
 
 
 class RunningCli:
-    """A started CLI process and the text it printed up to its last banner line."""
+    """A started CLI process, the text it printed up to its last banner line, and the rest."""
 
-    def __init__(self, process: subprocess.Popen[str], output: str) -> None:
+    def __init__(
+        self, process: subprocess.Popen[str], output: str, rest: queue.Queue[str | None]
+    ) -> None:
         self.process = process
         self.output = output
+        self._rest = rest
         self.exports = {}
         for line in output.splitlines():
             if line.startswith("export "):
@@ -39,14 +46,33 @@ class RunningCli:
     def base_url(self) -> str:
         return self.exports["TELNYX_BASE_URL"]
 
+    def stop(self) -> tuple[str, str]:
+        """Stop the CLI with SIGTERM; return what it printed after the banner, and its stderr."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+        rest = []
+        while (line := self._rest.get(timeout=10)) is not None:
+            rest.append(line)
+        assert self.process.stderr is not None
+        return "".join(rest), self.process.stderr.read()
 
-def _read_banner(stream: IO[str]) -> str:
-    """Read lines until the banner's last line (the knobs curl), with a deadline."""
-    lines: queue.Queue[str] = queue.Queue()
+
+def _read_banner(stream: IO[str]) -> tuple[str, queue.Queue[str | None]]:
+    """Read lines until the banner's last line (the knobs curl), with a deadline.
+
+    Returns the banner and a queue of the lines printed after it, ended by None at EOF.
+    """
+    lines: queue.Queue[str | None] = queue.Queue()
 
     def pump() -> None:
         for line in stream:
             lines.put(line)
+        lines.put(None)
 
     threading.Thread(target=pump, daemon=True).start()
     seen: list[str] = []
@@ -55,24 +81,34 @@ def _read_banner(stream: IO[str]) -> str:
         remaining = deadline - time.monotonic()
         assert remaining > 0, f"the CLI printed no banner in time: {''.join(seen)!r}"
         try:
-            seen.append(lines.get(timeout=remaining))
+            line = lines.get(timeout=remaining)
         except queue.Empty:
             continue
-    return "".join(seen)
+        assert line is not None, f"the CLI exited before its banner: {''.join(seen)!r}"
+        seen.append(line)
+    return "".join(seen), lines
+
+
+def cli_command(*args: str) -> list[str]:
+    """The CLI's command line on a free port, with extra arguments."""
+    return [sys.executable, "-m", "prefect_telnyx_oauth.emulator", "--port", "0", *args]
+
+
+CLI_ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
 def start_cli(*args: str) -> RunningCli:
     """Start the CLI on a free port with extra arguments and read its banner."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "prefect_telnyx_oauth.emulator", "--port", "0", *args],
+        cli_command(*args),
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env=CLI_ENV,
     )
     assert process.stdout is not None
     try:
-        return RunningCli(process, _read_banner(process.stdout))
+        return RunningCli(process, *_read_banner(process.stdout))
     except BaseException:
         process.kill()
         process.wait()
@@ -128,6 +164,8 @@ def test_cli_with_flags_serves_their_knobs_and_stops_cleanly_on_sigterm() -> Non
         "1",
         "--fail-status",
         "504",
+        "--basic-auth-decoding",
+        "unquote",
     )
     checker = SpecChecker()
     data = {
@@ -144,19 +182,34 @@ def test_cli_with_flags_serves_their_knobs_and_stops_cleanly_on_sigterm() -> Non
             refreshed = http.post("/oauth/token", data={**data, **refresh}).json()
             bearer = {"Authorization": f"Bearer {refreshed['access_token']}"}
             api_statuses = [http.get("/balance", headers=bearer).status_code for _ in range(2)]
-        cli.process.terminate()
-        exit_code = cli.process.wait(timeout=10)
+            # Under --basic-auth-decoding unquote, a `+` in Basic stays a `+`: not the secret.
+            plus = quote_plus(data["client_secret"])
+            basic = base64.b64encode(f"{data['client_id']}:{plus}".encode()).decode()
+            form_basic = http.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials"},
+                headers={"Authorization": f"Basic {basic}"},
+            )
     finally:
-        if cli.process.poll() is None:
-            cli.process.kill()
-            cli.process.wait()
+        logged, errors = cli.stop()
 
     assert cli.exports["TELNYX_CLIENT_SECRET"] == "s3cret with %+: \u00e9"
     assert failed.status_code == 504
     assert issued["expires_in"] == 120
     assert refreshed["refresh_token"] != issued["refresh_token"]
     assert api_statuses == [504, 200]
-    assert exit_code == 0
+    assert form_basic.status_code == 401
+    assert cli.process.returncode == 0
+    assert errors == ""
+    # One access log line per request, in order, with its status.
+    assert [line.rsplit(" ", 3)[-3:] for line in logged.splitlines()] == [
+        ["/v2/oauth/token", 'HTTP/1.1"', "504"],
+        ["/v2/oauth/token", 'HTTP/1.1"', "200"],
+        ["/v2/oauth/token", 'HTTP/1.1"', "200"],
+        ["/v2/balance", 'HTTP/1.1"', "504"],
+        ["/v2/balance", 'HTTP/1.1"', "200"],
+        ["/v2/oauth/token", 'HTTP/1.1"', "401"],
+    ]
     with pytest.raises(httpx.ConnectError):
         httpx.get(cli.base_url + "/balance")
 
@@ -205,3 +258,53 @@ def test_cli_printed_shell_commands_run_as_printed(cli: RunningCli) -> None:
 
     assert done.returncode == 0, done.stderr
     assert '"balance":"100.00"' in done.stdout
+
+
+def test_cli_quiet_logs_no_request() -> None:
+    cli = start_cli("--quiet")
+    try:
+        balance = httpx.get(cli.base_url + "/balance")
+    finally:
+        logged, errors = cli.stop()
+
+    assert balance.status_code == 401
+    # The request was answered before SIGTERM, so a line it logged would be in the output.
+    assert logged == ""
+    assert errors == ""  # nor a warning: loopback is the default host
+
+
+def test_cli_port_in_use_says_to_pass_port_0_in_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        done = subprocess.run(
+            [*cli_command(), "--port", port],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=CLI_ENV,
+        )
+
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in done.stderr
+    assert "--port 0" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_cli_bound_beyond_loopback_warns_that_admin_routes_are_open() -> None:
+    # A wildcard bind also serves loopback: the test's traffic never leaves this machine.
+    cli = start_cli("--host", "0.0.0.0", "--quiet")
+    try:
+        counters = httpx.get(cli.base_url.removesuffix("/v2") + "/_emulator/counters")
+    finally:
+        _, errors = cli.stop()
+
+    assert cli.base_url.startswith("http://127.0.0.1:")
+    assert counters.status_code == 200
+    assert errors.count("\n") == 1
+    assert errors.startswith("warning: binding 0.0.0.0: the /_emulator/ admin routes are")
+    assert "unauthenticated" in errors

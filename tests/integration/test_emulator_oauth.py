@@ -1,7 +1,7 @@
 """The emulator's OAuth routes over a real loopback socket: token grants, client authentication,
 spec errors, PKCE, introspection, metadata, knobs and counters.
 
-Every token answer goes through `SpecChecker`, which validates it against the shared OpenAPI spec.
+Every token answer goes through `SpecChecker`, which validates it against the packaged OpenAPI spec.
 """
 
 from __future__ import annotations
