@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
@@ -232,3 +234,17 @@ def test_check_reports_a_failing_api_with_its_typed_error(emulator: TelnyxEmulat
     assert result.exit_code == 1
     assert "TelnyxAPIError" in result.output
     _no_token_in(result.output, emulator)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["create-block", "any", "--client-id", "c", "--client-secret", "s"], ["check", "-b", "any"]],
+)
+def test_commands_name_the_prefect_api_they_could_not_reach(args: list[str]) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/api"
+    with temporary_settings({PREFECT_API_URL: closed}):
+        result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: Could not reach the Prefect API at {closed}")
