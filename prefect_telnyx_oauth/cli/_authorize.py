@@ -186,11 +186,15 @@ def authorize_block(
         listener.close()
         raise
     listener.start()
-    echo(f"Open this URL to connect block {block_name!r} (waiting {timeout_seconds:g} s):")
-    echo(url)
-    if open_url is not None:
-        open_url(url)
-    params = listener.wait(timeout_seconds)
+    try:
+        echo(f"Open this URL to connect block {block_name!r} (waiting {timeout_seconds:g} s):")
+        echo(url)
+        if open_url is not None:
+            open_url(url)
+        params = listener.wait(timeout_seconds)
+    finally:
+        # Also on Ctrl+C or a failing browser launcher: the port is never left open.
+        listener.close()
     if params is None:
         msg = (
             f"No authorization arrived within {timeout_seconds:g} s; nothing was saved. Run the "
@@ -221,6 +225,16 @@ def authorize_block(
     )
 
 
+def open_in_browser(url: str) -> None:
+    """Open `url` in the user's browser; when none can be opened, say so (the URL is printed)."""
+    try:
+        opened = webbrowser.open(url)
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        typer.echo("No browser could be opened: open the URL above yourself.", err=True)
+
+
 def authorize(
     block: Annotated[str, typer.Option("--block", "-b", help="Name of the saved block.")],
     scope: Annotated[
@@ -243,7 +257,7 @@ def authorize(
             scope=scope,
             port=port,
             timeout_seconds=timeout,
-            open_url=None if no_browser else webbrowser.open,
+            open_url=None if no_browser else open_in_browser,
         )
     except AuthorizationFailed as exc:
         fail(str(exc))

@@ -164,6 +164,23 @@ def test_authorize_on_a_busy_port_says_to_use_port_0(emulator: TelnyxEmulator) -
         authorize_block(name, port=busy, open_url=None, echo=lambda _: None)
 
 
+def test_authorize_closes_the_listener_when_opening_the_browser_fails(
+    emulator: TelnyxEmulator,
+) -> None:
+    name = _saved(emulator)
+    urls: list[str] = []
+
+    def broken(url: str) -> None:
+        urls.append(url)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        authorize_block(name, open_url=broken, echo=lambda _: None, timeout_seconds=60)
+    listener = parse_qs(urlsplit(urls[0]).query)["redirect_uri"][0]
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(listener, timeout=5)
+
+
 def test_exchange_with_a_wrong_verifier_raises_invalid_grant_and_stores_nothing(
     emulator: TelnyxEmulator,
 ) -> None:
