@@ -28,8 +28,9 @@ from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.errors import InvalidGrantError
 from prefect_telnyx_oauth.pkce import build_authorization_url, generate_pkce_pair
 from tests.integration.helpers import make_block
+from tests.secret_scan import secret_scan_fixture  # noqa: F401
 
-pytestmark = pytest.mark.usefixtures("prefect_api")
+pytestmark = pytest.mark.usefixtures("prefect_api", "secret_scan")
 
 
 @pytest.fixture(autouse=True)

@@ -26,6 +26,9 @@ from prefect_telnyx_oauth.token_client import (
     TokenEndpointConfig,
     request_token,
 )
+from tests.secret_scan import secret_scan_fixture  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("secret_scan")
 
 WELL_KNOWN = "/.well-known/oauth-authorization-server"
 
