@@ -138,6 +138,32 @@ def _printable(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _code_from(params: dict[str, str] | None, state: str, timeout_seconds: float) -> str:
+    """The authorization code of a redirect that answers our request, or why there is none."""
+    if params is None:
+        msg = (
+            f"No authorization arrived within {timeout_seconds:g} s; nothing was saved. Run the "
+            "command again (or raise --timeout)."
+        )
+        raise AuthorizationFailed(msg)
+    if not hmac.compare_digest(params.get("state", "").encode(), state.encode()):
+        msg = (
+            "The redirect's state does not match this authorization request (a stale or forged "
+            "redirect); nothing was saved. Run the command again."
+        )
+        raise AuthorizationFailed(msg)
+    if "error" in params:
+        reason = _printable(params["error"], 64)
+        if params.get("error_description"):
+            reason += f": {_printable(params['error_description'])}"
+        msg = f"Telnyx did not authorize the connection ({reason}); nothing was saved."
+        raise AuthorizationFailed(msg)
+    if not params.get("code"):
+        msg = "The redirect carried neither a code nor an error; nothing was saved."
+        raise AuthorizationFailed(msg)
+    return params["code"]
+
+
 def authorize_block(
     block_name: str,
     *,
@@ -195,31 +221,11 @@ def authorize_block(
     finally:
         # Also on Ctrl+C or a failing browser launcher: the port is never left open.
         listener.close()
-    if params is None:
-        msg = (
-            f"No authorization arrived within {timeout_seconds:g} s; nothing was saved. Run the "
-            "command again (or raise --timeout)."
-        )
-        raise AuthorizationFailed(msg)
-    if not hmac.compare_digest(params.get("state", "").encode(), state.encode()):
-        msg = (
-            "The redirect's state does not match this authorization request (a stale or forged "
-            "redirect); nothing was saved. Run the command again."
-        )
-        raise AuthorizationFailed(msg)
-    if "error" in params:
-        reason = _printable(params["error"], 64)
-        if params.get("error_description"):
-            reason += f": {_printable(params['error_description'])}"
-        msg = f"Telnyx did not authorize the connection ({reason}); nothing was saved."
-        raise AuthorizationFailed(msg)
-    if not params.get("code"):
-        msg = "The redirect carried neither a code nor an error; nothing was saved."
-        raise AuthorizationFailed(msg)
+    code = _code_from(params, state, timeout_seconds)
     return exchange_authorization_code(
         block,
         token_url=block.token_url or metadata.token_endpoint,
-        code=params["code"],
+        code=code,
         redirect_uri=listener.redirect_uri,
         code_verifier=pair.verifier,
     )
