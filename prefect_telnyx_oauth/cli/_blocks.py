@@ -1,0 +1,145 @@
+"""`create-block`, and saving the tokens of an authorization on a block document."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+import httpx
+import typer
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import BlockDocumentUpdate
+from prefect.exceptions import ObjectNotFound
+from pydantic import SecretStr
+
+from prefect_telnyx_oauth._prefect_store import token_to_data
+from prefect_telnyx_oauth.cli._common import (
+    BLOCK_TYPE_SLUG,
+    describe_error,
+    fail,
+    prefect_unreachable,
+)
+from prefect_telnyx_oauth.credentials import TelnyxOAuthCredentials
+from prefect_telnyx_oauth.errors import ConfigurationError, TelnyxOAuthError
+from prefect_telnyx_oauth.models import TelnyxToken
+from prefect_telnyx_oauth.settings import TelnyxSettings
+from prefect_telnyx_oauth.token_client import (
+    AuthorizationCodeGrant,
+    TokenEndpointConfig,
+    request_token,
+)
+
+_BLOCK_NAME = re.compile(r"^[a-z0-9-]+$")
+
+
+def exchange_authorization_code(
+    block: TelnyxOAuthCredentials,
+    *,
+    token_url: str,
+    code: str,
+    redirect_uri: str,
+    code_verifier: str,
+) -> TelnyxToken:
+    """Trade an authorization code for tokens and merge them into the saved block's document.
+
+    Only the token fields are written (a merging update), so credentials edited in the UI
+    meanwhile are kept. This is the one place to swap for the block's own
+    `exchange_authorization_code` once it exists.
+
+    Raises:
+        ConfigurationError: the block has no block document.
+        TokenError: the token endpoint refused the code (`InvalidGrantError` for a wrong
+            verifier, a used or expired code).
+    """
+    document_id = block._block_document_id
+    if document_id is None:
+        msg = f"{block.label} is not saved; save it before connecting an account to it."
+        raise ConfigurationError(msg)
+    config = TokenEndpointConfig(
+        token_url=token_url,
+        client_id=block.client_id,
+        client_secret=block.client_secret,
+        auth_method=block.token_endpoint_auth_method,
+        body_format=block.token_request_format,
+        timeout_seconds=block.timeout_seconds,
+    )
+    token = request_token(config, AuthorizationCodeGrant(code, redirect_uri, code_verifier))
+    data: dict[str, Any] = token_to_data(token, block.credential_fingerprint())
+    if "grant_type" in type(block).model_fields:
+        data["grant_type"] = "authorization_code"
+    update = BlockDocumentUpdate(data=data, merge_existing_data=True)
+    with get_client(sync_client=True) as client:
+        client.update_block_document(document_id, update)
+    return token
+
+
+def _block_exists(name: str) -> bool:
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_block_document_by_name(name, block_type_slug=BLOCK_TYPE_SLUG)
+        except ObjectNotFound:
+            return False
+    return True
+
+
+def create_block(
+    name: Annotated[str, typer.Argument(help="Block name: lowercase letters, digits, dashes.")],
+    client_id: Annotated[
+        str | None, typer.Option(help="OAuth client id. Default: TELNYX_CLIENT_ID.")
+    ] = None,
+    client_secret: Annotated[
+        str | None,
+        typer.Option(
+            help="OAuth client secret. Default: TELNYX_CLIENT_SECRET, else a hidden prompt "
+            "(preferred: a flag ends up in shell history).",
+            show_default=False,
+        ),
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Telnyx API base URL. Default: TELNYX_BASE_URL.")
+    ] = None,
+    scope: Annotated[
+        str | None, typer.Option(help="Scopes to request. Default: TELNYX_OAUTH_SCOPE.")
+    ] = None,
+    token_url: Annotated[
+        str | None, typer.Option(help="Token URL override. Default: TELNYX_TOKEN_URL.")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a block that already has this name.")
+    ] = False,
+) -> None:
+    """Save a Telnyx OAuth Credentials block from flags or TELNYX_* variables."""
+    if not _BLOCK_NAME.fullmatch(name):
+        fail(f"Block name {name!r} may hold only lowercase letters, digits and dashes.")
+    try:
+        settings = TelnyxSettings()
+        exists = _block_exists(name)
+    except TelnyxOAuthError as exc:
+        fail(describe_error(exc))
+    except (httpx.HTTPError, OSError) as exc:
+        fail(prefect_unreachable(exc))
+    if exists and not overwrite:
+        fail(f"Block {name!r} already exists. Pass --overwrite to replace it.")
+    client_id = client_id or settings.client_id or typer.prompt("Telnyx OAuth client id")
+    secret = (
+        SecretStr(client_secret)
+        if client_secret
+        else settings.client_secret
+        or SecretStr(typer.prompt("Telnyx OAuth client secret", hide_input=True))
+    )
+    try:
+        block = TelnyxOAuthCredentials(
+            client_id=client_id,
+            client_secret=secret,
+            base_url=base_url or settings.base_url,
+            scope=scope or settings.oauth_scope,
+            token_url=token_url or settings.token_url,
+        )
+        block.save(name, overwrite=overwrite, _sync=True)  # type: ignore[call-arg]
+    except TelnyxOAuthError as exc:
+        fail(describe_error(exc))
+    except (httpx.HTTPError, OSError) as exc:
+        fail(prefect_unreachable(exc))
+    verb = "Replaced" if exists else "Created"
+    typer.echo(f"{verb} block {name!r} (client id {block.client_id!r}, base URL {block.base_url}).")
+    typer.echo(f"Next: `prefect-telnyx-oauth check --block {name}`.")
