@@ -18,6 +18,18 @@ from typing import TYPE_CHECKING, Any
 from prefect_telnyx_oauth._version import __version__
 
 _EXPORTS: dict[str, str] = {
+    "generate_pkce_pair": "prefect_telnyx_oauth.pkce",
+    "build_authorization_url": "prefect_telnyx_oauth.pkce",
+    "PkcePair": "prefect_telnyx_oauth.pkce",
+    "discover": "prefect_telnyx_oauth.discovery",
+    "adiscover": "prefect_telnyx_oauth.discovery",
+    "ServerMetadata": "prefect_telnyx_oauth.discovery",
+    "introspect_token": "prefect_telnyx_oauth.discovery",
+    "aintrospect_token": "prefect_telnyx_oauth.discovery",
+    "TokenIntrospection": "prefect_telnyx_oauth.discovery",
+    "IntrospectionError": "prefect_telnyx_oauth.discovery",
+    "TokenStoreError": "prefect_telnyx_oauth.errors",
+    "TokenStoreUnavailableError": "prefect_telnyx_oauth.errors",
     "aget_telnyx_sdk_client": "prefect_telnyx_oauth.sdk",
     "arequest_token": "prefect_telnyx_oauth.token_client",
     "AuthorizationCodeGrant": "prefect_telnyx_oauth.token_client",
@@ -77,6 +89,15 @@ if TYPE_CHECKING:
     from prefect_telnyx_oauth.account import get_balance
     from prefect_telnyx_oauth.auth import TelnyxOAuth
     from prefect_telnyx_oauth.credentials import TelnyxOAuthCredentials
+    from prefect_telnyx_oauth.discovery import (
+        IntrospectionError,
+        ServerMetadata,
+        TokenIntrospection,
+        adiscover,
+        aintrospect_token,
+        discover,
+        introspect_token,
+    )
     from prefect_telnyx_oauth.errors import (
         ConfigurationError,
         InvalidClientError,
@@ -90,11 +111,14 @@ if TYPE_CHECKING:
         TokenError,
         TokenRequestError,
         TokenResponseError,
+        TokenStoreError,
+        TokenStoreUnavailableError,
         UnsupportedGrantTypeError,
     )
     from prefect_telnyx_oauth.messaging import get_message, message_idempotency_key, send_message
     from prefect_telnyx_oauth.models import TelnyxToken
     from prefect_telnyx_oauth.numbers import list_phone_numbers, lookup_number
+    from prefect_telnyx_oauth.pkce import PkcePair, build_authorization_url, generate_pkce_pair
     from prefect_telnyx_oauth.sdk import aget_telnyx_sdk_client, get_telnyx_sdk_client
     from prefect_telnyx_oauth.settings import TelnyxSettings
     from prefect_telnyx_oauth.tasks import get_telnyx_auth_headers, get_telnyx_token
@@ -111,11 +135,14 @@ __all__ = [
     "AuthorizationCodeGrant",
     "ClientCredentialsGrant",
     "ConfigurationError",
+    "IntrospectionError",
     "InvalidClientError",
     "InvalidGrantError",
     "InvalidRequestError",
     "InvalidScopeError",
+    "PkcePair",
     "RefreshTokenGrant",
+    "ServerMetadata",
     "TelnyxAPIError",
     "TelnyxErrorDetail",
     "TelnyxOAuth",
@@ -126,17 +153,26 @@ __all__ = [
     "TokenEndpointConfig",
     "TokenEndpointUnavailableError",
     "TokenError",
+    "TokenIntrospection",
     "TokenRequestError",
     "TokenResponseError",
+    "TokenStoreError",
+    "TokenStoreUnavailableError",
     "UnsupportedGrantTypeError",
     "__version__",
+    "adiscover",
     "aget_telnyx_sdk_client",
+    "aintrospect_token",
     "arequest_token",
+    "build_authorization_url",
+    "discover",
+    "generate_pkce_pair",
     "get_balance",
     "get_message",
     "get_telnyx_auth_headers",
     "get_telnyx_sdk_client",
     "get_telnyx_token",
+    "introspect_token",
     "list_phone_numbers",
     "lookup_number",
     "message_idempotency_key",

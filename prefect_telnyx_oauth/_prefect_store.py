@@ -283,3 +283,15 @@ async def _call(awaitable: Any) -> Any:
             "and PREFECT_API_KEY"
         )
         raise TokenStoreUnavailableError(msg) from None
+
+
+async def save_authorization(document_id: UUID, token: TelnyxToken, stamp: str) -> None:
+    """Write the tokens of a connected account, and the grant they need, to a block document.
+
+    Raises:
+        TokenStoreUnavailableError: the Prefect API could not be reached or the block is gone.
+    """
+    data = token_to_data(token, stamp) | {"grant_type": "authorization_code"}
+    async with get_client() as client:
+        update = BlockDocumentUpdate(data=data, merge_existing_data=True)
+        await _call(client.update_block_document(document_id, update))

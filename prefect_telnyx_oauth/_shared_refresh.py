@@ -20,7 +20,7 @@ from collections.abc import Awaitable
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from prefect_telnyx_oauth.errors import InvalidGrantError, TokenStoreError
+from prefect_telnyx_oauth.errors import ConfigurationError, InvalidGrantError, TokenStoreError
 from prefect_telnyx_oauth.models import TelnyxToken
 from prefect_telnyx_oauth.token_client import (
     ClientCredentialsGrant,
@@ -215,12 +215,24 @@ async def _request(
                 source.endpoint, grant, deadline_seconds=budget.left(), **options
             )
             return token, "refresh_token"
-        except InvalidGrantError:
+        except InvalidGrantError as exc:
+            if source.user_grant:
+                # client_credentials would act as another principal: say what to do instead.
+                msg = f"The refresh token of {source.label} was refused: {exc} "
+                raise InvalidGrantError(
+                    msg + source.reconnect_hint,
+                    status_code=exc.status_code,
+                    error=exc.error,
+                    error_description=exc.error_description,
+                ) from None
             logger.info(
                 "refresh token of %s was rejected (invalid_grant); "
                 "requesting a new token with client_credentials.",
                 source.label,
             )
+    if source.user_grant:
+        msg = f"{source.label} holds no refresh token yet. {source.reconnect_hint}"
+        raise ConfigurationError(msg)
     grant = ClientCredentialsGrant(scope=source.scope)
     token = await arequest_token(source.endpoint, grant, deadline_seconds=budget.left(), **options)
     return token, "client_credentials"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import httpx
 from prefect.blocks.abstract import CredentialsBlock
@@ -13,7 +14,12 @@ from pydantic.json_schema import SkipJsonSchema
 
 from prefect_telnyx_oauth._checks import check_client_id, check_client_secret, check_seconds
 from prefect_telnyx_oauth._identity import Parts, credential_stamp, identity_key
-from prefect_telnyx_oauth._prefect_store import TOKEN_FIELDS, PrefectBlockStore, token_from_data
+from prefect_telnyx_oauth._prefect_store import (
+    TOKEN_FIELDS,
+    PrefectBlockStore,
+    save_authorization,
+    token_from_data,
+)
 from prefect_telnyx_oauth._urls import require_secure_url
 from prefect_telnyx_oauth.auth import TelnyxOAuth
 from prefect_telnyx_oauth.errors import ConfigurationError, TokenStoreError
@@ -31,7 +37,11 @@ from prefect_telnyx_oauth.token_cache import (
     TokenSource,
     default_cache,
 )
-from prefect_telnyx_oauth.token_client import TokenEndpointConfig
+from prefect_telnyx_oauth.token_client import (
+    AuthorizationCodeGrant,
+    TokenEndpointConfig,
+    arequest_token,
+)
 from prefect_telnyx_oauth.token_store import MemoryTokenStore
 
 logger = logging.getLogger("prefect_telnyx_oauth.credentials")
@@ -91,6 +101,15 @@ class TelnyxOAuthCredentials(CredentialsBlock):
     )
     timeout_seconds: float = Field(
         default=10.0, description="Timeout of each request to the token endpoint, in seconds."
+    )
+    grant_type: Literal["client_credentials", "authorization_code"] = Field(
+        default="client_credentials",
+        description=(
+            "client_credentials: tokens for the OAuth client itself. authorization_code: tokens "
+            "for a Telnyx user who connected the account once with `prefect-telnyx-oauth "
+            "authorize`; they are refreshed with the refresh token, never replaced by "
+            "client_credentials."
+        ),
     )
     token_deadline_seconds: float = Field(
         default=DEFAULT_DEADLINE_SECONDS,
@@ -220,6 +239,43 @@ class TelnyxOAuthCredentials(CredentialsBlock):
         if source.seed is not None:
             default_cache.invalidate(source.key, source.seed)
 
+    def exchange_authorization_code(
+        self, code: str, redirect_uri: str, code_verifier: str, *, token_url: str | None = None
+    ) -> TelnyxToken:
+        """Trade an authorization code (with its PKCE verifier) for tokens, and keep them.
+
+        The tokens go to the block document when the block is saved (only the token fields and
+        `grant_type` are written), and to this process's cache either way; the block switches to
+        `grant_type="authorization_code"`. `prefect-telnyx-oauth authorize` calls this.
+
+        Raises:
+            InvalidGrantError: the code is used or expired, or the verifier or redirect URI do not
+                match the authorize request.
+        """
+        exchange = self.aexchange_authorization_code(
+            code, redirect_uri, code_verifier, token_url=token_url
+        )
+        return default_cache.run(exchange)
+
+    async def aexchange_authorization_code(
+        self, code: str, redirect_uri: str, code_verifier: str, *, token_url: str | None = None
+    ) -> TelnyxToken:
+        """Async twin of `exchange_authorization_code`."""
+        if self.grant_type != "authorization_code":
+            self.grant_type = "authorization_code"
+        source = self._token_source()
+        endpoint = source.endpoint
+        if token_url:
+            endpoint = dataclasses.replace(endpoint, token_url=token_url)
+        grant = AuthorizationCodeGrant(code, redirect_uri, code_verifier)
+        token = await arequest_token(endpoint, grant, deadline_seconds=source.deadline_seconds)
+        document_id = (self.__pydantic_private__ or {}).get("_block_document_id")
+        if document_id is not None:
+            assert source.stamp is not None
+            await save_authorization(document_id, token, source.stamp)
+        self._remember(default_cache.land(source, token, "authorization_code"))
+        return token
+
     def get_auth(self) -> TelnyxOAuth:
         """Return an `httpx.Auth` that sends a valid bearer token and retries once on 401."""
         return TelnyxOAuth(self._token_source)
@@ -316,8 +372,14 @@ class TelnyxOAuthCredentials(CredentialsBlock):
             if document_id is not None
             else MemoryTokenStore()
         )
+        name = (self.__pydantic_private__ or {}).get("_block_document_name") or "NAME"
         return TokenSource(
             key=f"{document_id or 'unsaved'}:{key}",
+            user_grant=self.grant_type == "authorization_code",
+            reconnect_hint=(
+                f"Run `prefect-telnyx-oauth authorize --block {name}` to connect the Telnyx "
+                "account again."
+            ),
             endpoint=endpoint,
             label=self.label,
             scope=self.scope,

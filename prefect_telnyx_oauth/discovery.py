@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import SecretStr
 
-from prefect_telnyx_oauth._token_endpoint import TokenEndpointConfig, basic_authorization
+from prefect_telnyx_oauth._token_request import TokenEndpointConfig, basic_authorization
 from prefect_telnyx_oauth._urls import require_secure_url
 from prefect_telnyx_oauth.errors import OAUTH_ERRORS, TelnyxOAuthError, TokenRequestError
 

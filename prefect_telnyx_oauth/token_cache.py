@@ -21,10 +21,10 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
 
@@ -37,7 +37,9 @@ from prefect_telnyx_oauth.token_store import MemoryTokenStore, TokenStore
 
 logger = logging.getLogger("prefect_telnyx_oauth.cache")
 
-TokenOrigin = Literal["memory", "block", "store", "refresh_token", "client_credentials"]
+TokenOrigin = Literal[
+    "memory", "block", "store", "refresh_token", "client_credentials", "authorization_code"
+]
 """Where a token came from: this process's cache, the caller's own fields, the shared store, or a
 new request with the named grant."""
 
@@ -50,6 +52,8 @@ MAX_ENTRIES = 256
 
 _MAX_REJECTED = 32
 _RETRY_AHEAD_SECONDS = 2.0  # after a failed background refresh, wait this long at least
+
+T = TypeVar("T")
 
 IssuedHook = Callable[[TelnyxToken, str], Awaitable[None]]
 
@@ -73,6 +77,9 @@ class TokenSource:
     seed: TelnyxToken | None = None
     stamp: str | None = None
     on_issued: IssuedHook | None = None
+    user_grant: bool = False
+    """Tokens act for a user who authorized the client: refresh only, never client_credentials."""
+    reconnect_hint: str = "Authorize the client again to get a new refresh token."
 
 
 class CachedToken:
@@ -282,6 +289,14 @@ class TokenCache:
         """The keep-alive client of token requests (on the loop thread)."""
         return self._runner.http_client()
 
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run `coro` on the refresh loop and return its result: the sync shell of async code."""
+        if self._runner.is_current():
+            coro.close()
+            msg = "TokenCache.run() cannot be called from the refresh loop itself."
+            raise RuntimeError(msg)
+        return self._runner.submit(coro).result()
+
     # -- internals -----------------------------------------------------------------------------
 
     def _from_seed(self, source: TokenSource) -> CachedToken | None:
@@ -414,7 +429,7 @@ def describe(entry: CachedToken, *, reused: bool = False, now: datetime | None =
     left = entry.token.seconds_left(now or utc_now())
     minutes = max(int(left // 60), 0)
     origin = "memory" if reused else entry.origin
-    if origin in ("refresh_token", "client_credentials"):
+    if origin in ("refresh_token", "client_credentials", "authorization_code"):
         return f"requested new token ({origin}, expires in {minutes} min)"
     where: dict[str, Any] = {"memory": "cached", "block": "block's", "store": "shared"}
     return f"reused {where[origin]} token (expires in {minutes} min)"

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
 import typer
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.actions import BlockDocumentUpdate
 from prefect.exceptions import ObjectNotFound
 from pydantic import SecretStr
 
-from prefect_telnyx_oauth._prefect_store import token_to_data
 from prefect_telnyx_oauth.cli._common import (
     BLOCK_TYPE_SLUG,
     describe_error,
@@ -23,11 +21,6 @@ from prefect_telnyx_oauth.credentials import TelnyxOAuthCredentials
 from prefect_telnyx_oauth.errors import ConfigurationError, TelnyxOAuthError
 from prefect_telnyx_oauth.models import TelnyxToken
 from prefect_telnyx_oauth.settings import TelnyxSettings
-from prefect_telnyx_oauth.token_client import (
-    AuthorizationCodeGrant,
-    TokenEndpointConfig,
-    request_token,
-)
 
 _BLOCK_NAME = re.compile(r"^[a-z0-9-]+$")
 
@@ -40,37 +33,17 @@ def exchange_authorization_code(
     redirect_uri: str,
     code_verifier: str,
 ) -> TelnyxToken:
-    """Trade an authorization code for tokens and merge them into the saved block's document.
-
-    Only the token fields are written (a merging update), so credentials edited in the UI
-    meanwhile are kept. This is the one place to swap for the block's own
-    `exchange_authorization_code` once it exists.
+    """Trade an authorization code for tokens and keep them on the saved block.
 
     Raises:
         ConfigurationError: the block has no block document.
         TokenError: the token endpoint refused the code (`InvalidGrantError` for a wrong
             verifier, a used or expired code).
     """
-    document_id = block._block_document_id
-    if document_id is None:
+    if block._block_document_id is None:
         msg = f"{block.label} is not saved; save it before connecting an account to it."
         raise ConfigurationError(msg)
-    config = TokenEndpointConfig(
-        token_url=token_url,
-        client_id=block.client_id,
-        client_secret=block.client_secret,
-        auth_method=block.token_endpoint_auth_method,
-        body_format=block.token_request_format,
-        timeout_seconds=block.timeout_seconds,
-    )
-    token = request_token(config, AuthorizationCodeGrant(code, redirect_uri, code_verifier))
-    data: dict[str, Any] = token_to_data(token, block.credential_fingerprint())
-    if "grant_type" in type(block).model_fields:
-        data["grant_type"] = "authorization_code"
-    update = BlockDocumentUpdate(data=data, merge_existing_data=True)
-    with get_client(sync_client=True) as client:
-        client.update_block_document(document_id, update)
-    return token
+    return block.exchange_authorization_code(code, redirect_uri, code_verifier, token_url=token_url)
 
 
 def _block_exists(name: str) -> bool:

@@ -40,7 +40,7 @@ def token(
         except (TelnyxOAuthError, httpx.HTTPError) as exc:
             fail(f"Block {block!r}: {describe_error(exc)}")
     fields = {name: getattr(credentials, name) for name in TOKEN_FIELDS}
-    current = fresh or token_from_data(fields, credentials.credential_fingerprint())
+    current = fresh or token_from_data(fields, credentials.credential_parts())
     grant = getattr(credentials, "grant_type", None) or "client_credentials"
     lines = [("Block", block), ("Grant", grant)]
     if current is None:

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from prefect_telnyx_oauth import TelnyxOAuthCredentials
+from prefect_telnyx_oauth._identity import credential_stamp
 from prefect_telnyx_oauth.cli import app
 from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from tests.integration.helpers import make_block
@@ -172,7 +173,7 @@ def test_token_reports_an_expired_stored_token_as_not_valid(emulator: TelnyxEmul
     block.access_token_issued_at = issued_at
     block.access_token_expires_at = issued_at + timedelta(hours=1)
     block.refresh_token = SecretStr("stored-refresh-token")
-    block.access_token_credentials = block.credential_fingerprint()
+    block.access_token_credentials = SecretStr(credential_stamp(block.credential_parts()))
     name = _name()
     block.save(name, _sync=True)  # type: ignore[call-arg]
     result = runner.invoke(app, ["token", "--block", name])

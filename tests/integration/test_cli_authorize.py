@@ -20,6 +20,7 @@ from prefect.settings import PREFECT_API_URL
 from typer.testing import CliRunner
 
 from prefect_telnyx_oauth import TelnyxOAuthCredentials
+from prefect_telnyx_oauth._identity import stamp_matches
 from prefect_telnyx_oauth.cli import app
 from prefect_telnyx_oauth.cli._authorize import AuthorizationFailed, authorize_block
 from prefect_telnyx_oauth.cli._blocks import exchange_authorization_code
@@ -88,7 +89,11 @@ def test_authorize_stores_a_refresh_token_on_the_block(emulator: TelnyxEmulator)
     assert stored.refresh_token.get_secret_value() == emulator.issued_refresh_tokens()[-1]
     assert stored.access_token is not None
     assert stored.access_token.get_secret_value() == emulator.issued_access_tokens()[-1]
-    assert stored.access_token_credentials == stored.credential_fingerprint()
+    assert stored.access_token_credentials is not None
+    assert stamp_matches(
+        stored.access_token_credentials.get_secret_value(), stored.credential_parts()
+    )
+    assert stored.grant_type == "authorization_code"
     assert token.refresh_token is not None
     # The listener answered the redirect and closed: nothing listens on its port any more.
     with pytest.raises(httpx.ConnectError):

@@ -173,13 +173,15 @@ def test_eight_processes_on_a_cold_cache_send_one_token_request(
     assert emulator.counters.token_requests == 1, logs(reports)
 
 
+@pytest.mark.parametrize("grant_type", ["client_credentials", "authorization_code"])
 def test_rotation_race_across_processes_surfaces_no_invalid_grant(
-    prefect_server: Server, emulator_factory: Any, tmp_path: Path
+    prefect_server: Server, emulator_factory: Any, tmp_path: Path, grant_type: str
 ) -> None:
     emulator = emulator_factory(
         rotate_refresh_tokens=True, refresh_token_on_client_credentials=True
     )
     emulator.set_token_latency(0.2)
+    # An authorization-code block refreshes only with its refresh token: the race must hold too.
     save_block(prefect_server, tmp_path / "setup", "rotation", emulator)
     past = (utc_now() - timedelta(minutes=5)).isoformat()
     # Get a first token with a refresh token into the document, then make it stale.
@@ -192,7 +194,7 @@ def test_rotation_race_across_processes_surfaces_no_invalid_grant(
         "async def expire():\n"
         "    async with get_client() as c:\n"
         "        d = await c.read_block_document_by_name('rotation', 'telnyx-oauth-credentials')\n"
-        f"        data = {{'access_token_expires_at': {past!r}}}\n"
+        f"        data = {{'access_token_expires_at': {past!r}, 'grant_type': {grant_type!r}}}\n"
         "        await c.update_block_document(d.id, BlockDocumentUpdate(data=data))\n"
         "asyncio.run(expire())\n",
         tmp_path / "setup",
