@@ -24,6 +24,7 @@ from typing import Any
 import _cold
 import _rotation
 import _warm
+import _warm_targets
 from _report import Table, environment, write_json
 
 from prefect_telnyx_oauth.emulator import TelnyxEmulator
@@ -117,6 +118,11 @@ def main(argv: list[str] | None = None) -> int:
         _show(hot)
         _record(results, "warm_hot_path", hot)
         summary.extend(_warm.summary(e2e, hot))
+        targets = _warm_targets.warm_targets(emu)
+        _show(targets)
+        _record(results, "warm_targets", targets)
+        missed = [row["measure"] for row in targets.rows if row.get("met") == "NO"]
+        summary.append(f"warm-path targets missed: {', '.join(missed) or 'none'}")
 
     def rotation() -> None:
         with _rotation.emulator() as emu:

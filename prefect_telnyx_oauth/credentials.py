@@ -210,11 +210,17 @@ class TelnyxOAuthCredentials(CredentialsBlock):
         Raises:
             TokenError: the token endpoint refused or kept failing (see `errors`).
         """
-        source = self._token_source()
+        # The warm path, inlined: the kept source, one cache look-up, no rebuild, no copy.
+        cached = self.__pydantic_private__["_source_cache"]  # type: ignore[index]
+        source = cached[1] if cached is not None and cached[0] == id(self) else None
+        source = source or self._token_source()
         entry = None if force_refresh else default_cache.hit(source)
         if entry is None:
             entry = default_cache.get(source, force_refresh=force_refresh)
-        return self._remember(entry)
+        token = entry.token
+        if self.__dict__["access_token"] is not token.access_token:
+            self._remember(entry)
+        return token
 
     async def aget_token(self, force_refresh: bool = False) -> TelnyxToken:
         """Async twin of `get_token`; never blocks the event loop."""
