@@ -104,8 +104,8 @@ def test_unsaved_block_keeps_the_exchanged_tokens_in_this_process(
     block = make_block(emulator)
     connect(block, emulator)
     assert block.grant_type == "authorization_code"
-    assert block.get_token().access_token.get_secret_value() == (
-        emulator.issued_access_tokens()[-1]
+    assert (
+        block.get_token().access_token.get_secret_value() == (emulator.issued_access_tokens()[-1])
     )
     assert emulator.counters.token_requests == 1
 
