@@ -71,8 +71,9 @@ def _hint(
     tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
     if wait is not None and wait > policy.retry_after_cap_seconds:
         return (
-            f"Telnyx asked to wait {wait:.0f} s, longer than retry_after_cap_seconds="
-            f"{policy.retry_after_cap_seconds:g}; try again after that wait."
+            f"Telnyx asked to wait {wait:.0f} s, longer than the "
+            f"{policy.retry_after_cap_seconds:g} s worth waiting inside a task; run it again "
+            "after that wait."
         )
     if (status == 429 or status >= 500) and not retryable:
         return (

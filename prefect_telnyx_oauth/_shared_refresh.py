@@ -112,7 +112,9 @@ async def refresh(
             source.label,
             exc,
         )
-    return await _refresh_with(cache, source, MemorySession(), force, avoid, budget)
+    # This process's memory answers at once: what is left of the deadline is the request's.
+    alone = Budget(max(budget.left(), 0.0), reserve=0.0)
+    return await _refresh_with(cache, source, MemorySession(), force, avoid, alone)
 
 
 async def _refresh_with(

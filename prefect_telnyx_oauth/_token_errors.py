@@ -179,9 +179,9 @@ def unavailable_error(
     wait = server_wait_seconds(outcome, now=now)
     if wait is not None and wait > limits.retry_after_cap_seconds:
         msg = (
-            f"{where} answered {status} and asked to wait {wait:.0f} s, longer than "
-            f"retry_after_cap_seconds={limits.retry_after_cap_seconds:g}; try again after that "
-            "wait."
+            f"{where} answered {status} and asked to wait {wait:.0f} s, longer than the "
+            f"{limits.retry_after_cap_seconds:g} s worth waiting inside a task; try again after "
+            "that wait."
         )
     elif status == 429:
         later = f"after {wait:.0f} s" if wait is not None else "later"

@@ -2,30 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import difflib
 import logging
+from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
+from uuid import UUID
 
 import httpx
+from prefect._internal.compatibility.async_dispatch import async_dispatch
 from prefect.blocks.abstract import CredentialsBlock
+from prefect.client.orchestration import PrefectClient, get_client
+from prefect.client.schemas.objects import BlockDocument
+from prefect.exceptions import ObjectNotFound
 from pydantic import Field, HttpUrl, PrivateAttr, SecretStr, ValidationInfo, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from prefect_telnyx_oauth._checks import check_client_id, check_client_secret, check_seconds
-from prefect_telnyx_oauth._identity import Parts, credential_stamp, identity_key
-from prefect_telnyx_oauth._prefect_store import (
-    TOKEN_FIELDS,
-    PrefectBlockStore,
-    save_authorization,
-    token_from_data,
+from prefect_telnyx_oauth._block_source import (
+    build_source,
+    credential_parts,
+    keep_saved_token,
+    mirror,
 )
+from prefect_telnyx_oauth._checks import (
+    check_attempts,
+    check_choice,
+    check_client_id,
+    check_client_secret,
+    check_seconds,
+)
+from prefect_telnyx_oauth._identity import Parts
+from prefect_telnyx_oauth._prefect_store import save_authorization
 from prefect_telnyx_oauth._urls import require_secure_url
 from prefect_telnyx_oauth.auth import TelnyxOAuth
-from prefect_telnyx_oauth.errors import ConfigurationError, TokenStoreError
-from prefect_telnyx_oauth.events import emit_token_issued
+from prefect_telnyx_oauth.errors import ConfigurationError
 from prefect_telnyx_oauth.models import TelnyxToken
 from prefect_telnyx_oauth.settings import (
+    AUTH_METHODS,
+    BODY_FORMATS,
     DEFAULT_BASE_URL,
     TelnyxSettings,
     TokenEndpointAuthMethod,
@@ -37,14 +54,18 @@ from prefect_telnyx_oauth.token_cache import (
     TokenSource,
     default_cache,
 )
-from prefect_telnyx_oauth.token_client import (
-    AuthorizationCodeGrant,
-    TokenEndpointConfig,
-    arequest_token,
-)
-from prefect_telnyx_oauth.token_store import MemoryTokenStore
+from prefect_telnyx_oauth.token_client import AuthorizationCodeGrant, arequest_token
 
 logger = logging.getLogger("prefect_telnyx_oauth.credentials")
+
+_SLUG = "telnyx-oauth-credentials"
+_loading: ContextVar[bool] = ContextVar("telnyx_oauth_loading", default=False)
+_SECRET_FIELDS = ("client_secret", "access_token", "refresh_token", "access_token_credentials")
+
+
+def _env(setting: str) -> Callable[[], Any]:
+    """A field default read from the `TELNYX_*` environment when the block is built."""
+    return lambda: getattr(TelnyxSettings(), setting)
 
 
 class TelnyxOAuthCredentials(CredentialsBlock):
@@ -65,7 +86,7 @@ class TelnyxOAuthCredentials(CredentialsBlock):
     """
 
     _block_type_name: ClassVar[str] = "Telnyx OAuth Credentials"
-    _block_type_slug: ClassVar[str] = "telnyx-oauth-credentials"
+    _block_type_slug: ClassVar[str] = _SLUG
     _logo_url = HttpUrl("https://www.telnyx.com/favicon.ico")
     _documentation_url = HttpUrl("https://github.com/prefect-telnyx-oauth/prefect-telnyx-oauth")
     _description: ClassVar[str] = (
@@ -76,15 +97,16 @@ class TelnyxOAuthCredentials(CredentialsBlock):
     client_id: str = Field(description="The OAuth client id from the Telnyx portal.")
     client_secret: SecretStr = Field(description="The OAuth client secret from the Telnyx portal.")
     scope: str | None = Field(
-        default=None,
+        default_factory=_env("oauth_scope"),
         description="Space-separated scopes to request; leave empty for the client's default.",
     )
     base_url: str = Field(
-        default=DEFAULT_BASE_URL,
+        default_factory=_env("base_url"),
         description="The Telnyx API base URL; change it only for a proxy or the local emulator.",
+        json_schema_extra={"default": DEFAULT_BASE_URL},
     )
     token_url: str | None = Field(
-        default=None,
+        default_factory=_env("token_url"),
         description="The token endpoint; leave empty to use the base URL plus '/oauth/token'.",
     )
     token_endpoint_auth_method: TokenEndpointAuthMethod = Field(
@@ -96,11 +118,19 @@ class TelnyxOAuthCredentials(CredentialsBlock):
         description="The token request body format: form-encoded (default) or JSON.",
     )
     refresh_leeway_seconds: float = Field(
-        default=60.0,
+        default_factory=_env("refresh_leeway_seconds"),
         description="Refresh this many seconds before expiry (at most half the token's life).",
+        json_schema_extra={"default": 60.0},
     )
     timeout_seconds: float = Field(
-        default=10.0, description="Timeout of each request to the token endpoint, in seconds."
+        default_factory=_env("timeout_seconds"),
+        description="Timeout of each request to the token endpoint, in seconds.",
+        json_schema_extra={"default": 10.0},
+    )
+    token_max_attempts: int = Field(
+        default_factory=_env("token_max_attempts"),
+        description="Attempts per token request when the endpoint fails transiently (1 to 10).",
+        json_schema_extra={"default": 3},
     )
     grant_type: Literal["client_credentials", "authorization_code"] = Field(
         default="client_credentials",
@@ -112,7 +142,8 @@ class TelnyxOAuthCredentials(CredentialsBlock):
         ),
     )
     token_deadline_seconds: float = Field(
-        default=DEFAULT_DEADLINE_SECONDS,
+        default_factory=_env("token_deadline_seconds"),
+        json_schema_extra={"default": DEFAULT_DEADLINE_SECONDS},
         description=(
             "The longest one token call may take, in seconds: waits for another worker's "
             "refresh, every attempt and every retry wait included."
@@ -142,7 +173,36 @@ class TelnyxOAuthCredentials(CredentialsBlock):
     # warm call builds nothing. The id guards against copies, which carry private state along.
     _source_cache: tuple[int, TokenSource] | None = PrivateAttr(default=None)
 
+    def __init__(self, **data: Any) -> None:
+        # A typo in code does not pass; a document saved by an earlier version (with a field
+        # since removed) still loads.
+        unknown = sorted(set(data) - set(type(self).model_fields))
+        if unknown and not _loading.get():
+            close = difflib.get_close_matches(unknown[0], type(self).model_fields, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            msg = (
+                f"{unknown[0]!r} is not a field of TelnyxOAuthCredentials.{hint} The fields are: "
+                f"{', '.join(type(self).model_fields)}."
+            )
+            raise ConfigurationError(msg)
+        super().__init__(**data)
+
+    @classmethod
+    def _from_block_document(cls, block_document: BlockDocument) -> TelnyxOAuthCredentials:
+        # Every load (sync or async, by name or by id) builds the block here.
+        loading = _loading.set(True)
+        try:
+            return super()._from_block_document(block_document)
+        finally:
+            _loading.reset(loading)
+
     def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SECRET_FIELDS and isinstance(value, str):
+            value = (
+                check_client_secret(value, name=name)
+                if name == "client_secret"
+                else (SecretStr(value))
+            )
         if name != "_source_cache":
             private = self.__pydantic_private__
             if private is not None:
@@ -177,23 +237,38 @@ class TelnyxOAuthCredentials(CredentialsBlock):
         name = str(info.field_name)
         return check_seconds(name, value, allow_zero=name == "refresh_leeway_seconds")
 
+    @field_validator("token_max_attempts", mode="before")
+    @classmethod
+    def _attempts(cls, value: Any) -> int:
+        return check_attempts("token_max_attempts", value)
+
+    @field_validator(
+        "token_endpoint_auth_method", "token_request_format", "grant_type", mode="before"
+    )
+    @classmethod
+    def _choice(cls, value: Any, info: ValidationInfo) -> str:
+        choices = {
+            "token_endpoint_auth_method": AUTH_METHODS,
+            "token_request_format": BODY_FORMATS,
+            "grant_type": ("client_credentials", "authorization_code"),
+        }
+        return check_choice(str(info.field_name), value, choices[str(info.field_name)])
+
     @classmethod
     def from_env(cls, **overrides: Any) -> TelnyxOAuthCredentials:
         """Build credentials from `TELNYX_*` variables; keyword arguments take precedence.
 
+        Every other field takes its `TELNYX_*` variable when it is set, as any block built in code
+        does (see `docs/configuration.md` for the precedence).
+
         Raises:
-            ConfigurationError: `TELNYX_CLIENT_ID` or `TELNYX_CLIENT_SECRET` is not set.
+            ConfigurationError: `TELNYX_CLIENT_ID` or `TELNYX_CLIENT_SECRET` is not set, or a
+                variable holds a bad value (the message names it).
         """
         settings = TelnyxSettings()
         values: dict[str, Any] = {
             "client_id": settings.client_id,
             "client_secret": settings.client_secret,
-            "scope": settings.oauth_scope,
-            "base_url": settings.base_url,
-            "token_url": settings.token_url,
-            "refresh_leeway_seconds": settings.refresh_leeway_seconds,
-            "timeout_seconds": settings.timeout_seconds,
-            "token_deadline_seconds": settings.token_deadline_seconds,
         }
         values.update(overrides)
         for name in ("client_id", "client_secret"):
@@ -328,86 +403,48 @@ class TelnyxOAuthCredentials(CredentialsBlock):
         Args:
             data: Block data (a saved document's); this block's own fields by default.
         """
-        values = data if data is not None else self.__dict__
-        secret = values.get("client_secret")
-        if isinstance(secret, SecretStr):
-            secret = secret.get_secret_value()
-        base_url = str(values.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
-        token_url = values.get("token_url") or f"{base_url}/oauth/token"
-        return (token_url, values.get("client_id"), secret, values.get("scope"))
+        return credential_parts(data if data is not None else self.__dict__)
 
     def _token_source(self) -> TokenSource:
-        # Called on every token request. The source is kept until an attribute is assigned
-        # (__setattr__ drops it); private attributes are read from pydantic's dict directly,
-        # since BaseModel.__getattr__ costs more than the whole cache look-up.
+        # The source is kept until an attribute is assigned (__setattr__ drops it); private
+        # attributes are read from pydantic's dict directly, since BaseModel.__getattr__ costs
+        # more than the whole cache look-up.
         private = self.__pydantic_private__
         cached = private.get("_source_cache") if private is not None else None
         if cached is not None and cached[0] == id(self):
             return cached[1]  # type: ignore[no-any-return]
-        source = self._build_source()
+        source = build_source(self)
         self._source_cache = (id(self), source)
         return source
 
-    def _build_source(self) -> TokenSource:
-        document_id = (self.__pydantic_private__ or {}).get("_block_document_id")
-        endpoint = TokenEndpointConfig(
-            token_url=self.token_url or f"{self.base_url}/oauth/token",
-            client_id=self.client_id,
-            client_secret=self.client_secret,
-            auth_method=self.token_endpoint_auth_method,
-            body_format=self.token_request_format,
-            timeout_seconds=self.timeout_seconds,
-        )
-        parts = self.credential_parts()
-        key = identity_key(parts)
-        fields = {name: getattr(self, name) for name in TOKEN_FIELDS}
-        existing = self.access_token_credentials
-        stamp = credential_stamp(parts, existing.get_secret_value() if existing else None, key)
-        try:
-            seed = token_from_data(fields, parts, key)
-        except TokenStoreError:
-            seed = None  # malformed fields on this copy: the token is simply requested again
-        store = (
-            PrefectBlockStore(
-                document_id,
-                label=self.label,
-                parts_of=self.credential_parts,
-                parts=parts,
-                stamp=stamp,
-            )
-            if document_id is not None
-            else MemoryTokenStore()
-        )
-        name = (self.__pydantic_private__ or {}).get("_block_document_name") or "NAME"
-        return TokenSource(
-            key=f"{document_id or 'unsaved'}:{key}",
-            user_grant=self.grant_type == "authorization_code",
-            reconnect_hint=(
-                f"Run `prefect-telnyx-oauth authorize --block {name}` to connect the Telnyx "
-                "account again."
-            ),
-            endpoint=endpoint,
-            label=self.label,
-            scope=self.scope,
-            leeway_seconds=self.refresh_leeway_seconds,
-            deadline_seconds=self.token_deadline_seconds,
-            store=store,
-            seed=seed,
-            stamp=stamp,
-            on_issued=lambda token, grant: emit_token_issued(self, token, grant),
-        )
-
     def _remember(self, entry: CachedToken) -> TelnyxToken:
-        token = entry.token
-        if self.access_token is not token.access_token and entry.stamp is not None:
-            # Mirror the token on this instance, so a user's own save() keeps it too. The stamp
-            # is the one of the credentials that produced the token, not of today's fields.
-            # Written past __setattr__: a new token is no reason to rebuild the token source.
-            self.__dict__.update(
-                access_token=token.access_token,
-                access_token_expires_at=token.expires_at,
-                access_token_issued_at=token.issued_at,
-                refresh_token=token.refresh_token,
-                access_token_credentials=SecretStr(entry.stamp),
-            )
-        return token
+        mirror(self, entry)
+        return entry.token
+
+    # -- saving --------------------------------------------------------------------------------
+
+    async def asave(
+        self, name: str | None = None, overwrite: bool = False, client: PrefectClient | None = None
+    ) -> UUID:
+        """Save the block; with `overwrite=True`, keep the saved token if the credentials are
+        the same (a script that saves before every run still makes one token request)."""
+        target = name or self._block_document_name
+        if overwrite and target:
+            async with get_client() as reader:
+                with contextlib.suppress(ObjectNotFound):
+                    saved = await reader.read_block_document_by_name(target, _SLUG)
+                    keep_saved_token(self, dict(saved.data))
+        return await super().asave(name, overwrite=overwrite, client=client)
+
+    @async_dispatch(asave)
+    def save(
+        self, name: str | None = None, overwrite: bool = False, client: PrefectClient | None = None
+    ) -> UUID:
+        """Sync twin of `asave` (in async code, `save` dispatches to `asave`)."""
+        target = name or self._block_document_name
+        if overwrite and target:
+            with get_client(sync_client=True) as reader, contextlib.suppress(ObjectNotFound):
+                saved = reader.read_block_document_by_name(target, _SLUG)
+                keep_saved_token(self, dict(saved.data))
+        saving = super().save(name, overwrite=overwrite, client=client, _sync=True)  # type: ignore[call-arg]
+        return cast(UUID, saving)

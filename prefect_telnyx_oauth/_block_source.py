@@ -1,0 +1,128 @@
+"""What the block hands the token core: its `TokenSource`, built once per identity, and back.
+
+Kept out of `credentials.py` so the Block stays its fields and thin methods. The source names the
+block's document (for the shared store), its credential key and salted stamp (`_identity.py`),
+and the token already in its fields (the seed).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
+
+from prefect_telnyx_oauth._identity import Parts, credential_stamp, identity_key
+from prefect_telnyx_oauth._prefect_store import TOKEN_FIELDS, PrefectBlockStore, token_from_data
+from prefect_telnyx_oauth.errors import TokenStoreError
+from prefect_telnyx_oauth.events import emit_token_issued
+from prefect_telnyx_oauth.models import TelnyxToken
+from prefect_telnyx_oauth.settings import DEFAULT_BASE_URL
+from prefect_telnyx_oauth.token_cache import CachedToken, TokenSource
+from prefect_telnyx_oauth.token_client import TokenEndpointConfig
+from prefect_telnyx_oauth.token_store import MemoryTokenStore
+
+if TYPE_CHECKING:
+    from prefect_telnyx_oauth.credentials import TelnyxOAuthCredentials
+
+
+def credential_parts(values: dict[str, Any]) -> Parts:
+    """What a token belongs to, from block data: token URL, client id, client secret, scope."""
+    secret = values.get("client_secret")
+    if isinstance(secret, SecretStr):
+        secret = secret.get_secret_value()
+    base_url = str(values.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
+    token_url = values.get("token_url") or f"{base_url}/oauth/token"
+    return (token_url, values.get("client_id"), secret, values.get("scope"))
+
+
+def build_source(block: TelnyxOAuthCredentials) -> TokenSource:
+    """The block's `TokenSource`; ~50 ms the first time an identity is seen (the scrypt stamp)."""
+    private = block.__pydantic_private__ or {}
+    document_id = private.get("_block_document_id")
+    endpoint = TokenEndpointConfig(
+        token_url=block.token_url or f"{block.base_url}/oauth/token",
+        client_id=block.client_id,
+        client_secret=block.client_secret,
+        auth_method=block.token_endpoint_auth_method,
+        body_format=block.token_request_format,
+        timeout_seconds=block.timeout_seconds,
+        max_attempts=block.token_max_attempts,
+    )
+    parts = credential_parts(block.__dict__)
+    key = identity_key(parts)
+    existing = block.access_token_credentials
+    stamp = credential_stamp(parts, existing.get_secret_value() if existing else None, key)
+    try:
+        seed = token_from_data({name: getattr(block, name) for name in TOKEN_FIELDS}, parts, key)
+    except TokenStoreError:
+        seed = None  # malformed fields on this copy: the token is simply requested again
+    store = (
+        PrefectBlockStore(
+            document_id, label=block.label, parts_of=credential_parts, parts=parts, stamp=stamp
+        )
+        if document_id is not None
+        else MemoryTokenStore()
+    )
+    name = private.get("_block_document_name") or "NAME"
+    return TokenSource(
+        key=f"{document_id or 'unsaved'}:{key}",
+        endpoint=endpoint,
+        label=block.label,
+        scope=block.scope,
+        leeway_seconds=block.refresh_leeway_seconds,
+        deadline_seconds=block.token_deadline_seconds,
+        store=store,
+        seed=seed,
+        stamp=stamp,
+        on_issued=lambda token, grant: emit_token_issued(block, token, grant),
+        user_grant=block.grant_type == "authorization_code",
+        reconnect_hint=(
+            f"Run `prefect-telnyx-oauth authorize --block {name}` to connect the Telnyx account "
+            "again."
+        ),
+    )
+
+
+def mirror(block: TelnyxOAuthCredentials, entry: CachedToken) -> None:
+    """Copy a token onto the block's fields, so a user's own save() keeps it too.
+
+    The stamp is the one of the credentials that produced the token, not of today's fields. It is
+    written past `__setattr__`: a new token is no reason to rebuild the token source.
+    """
+    token = entry.token
+    if entry.stamp is None or block.__dict__.get("access_token") is token.access_token:
+        return
+    _set_token_fields(block, token, entry.stamp)
+
+
+def keep_saved_token(block: TelnyxOAuthCredentials, saved: dict[str, Any] | None) -> None:
+    """Before `save(overwrite=True)`: carry over the saved token if the credentials are the same.
+
+    A block rebuilt from the environment holds no token, and overwriting would drop the one its
+    saved document holds, so every run of a script that saves first would request a new token.
+    Changed credentials keep nothing: their token belongs to the old ones.
+    """
+    if saved is None or block.access_token is not None:
+        return
+    parts = credential_parts(block.__dict__)
+    if identity_key(credential_parts(saved)) != identity_key(parts):
+        return
+    try:
+        token = token_from_data(saved, parts)
+    except TokenStoreError:
+        return
+    stamp = saved.get("access_token_credentials")
+    if token is None or stamp is None:
+        return
+    _set_token_fields(block, token, stamp)
+    (block.__pydantic_private__ or {})["_source_cache"] = None  # its seed is this token now
+
+
+def _set_token_fields(block: TelnyxOAuthCredentials, token: TelnyxToken, stamp: Any) -> None:
+    block.__dict__.update(
+        access_token=token.access_token,
+        access_token_expires_at=token.expires_at,
+        access_token_issued_at=token.issued_at,
+        refresh_token=token.refresh_token,
+        access_token_credentials=stamp if isinstance(stamp, SecretStr) else SecretStr(stamp),
+    )
