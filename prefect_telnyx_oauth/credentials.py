@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, ClassVar, cast
+from typing import Annotated, Any, ClassVar, cast
 
 import httpx
 from prefect.blocks.abstract import CredentialsBlock
-from pydantic import Field, HttpUrl, PrivateAttr, SecretStr, field_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    HttpUrl,
+    PrivateAttr,
+    SecretStr,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from prefect_telnyx_oauth._prefect_store import TOKEN_FIELDS, PrefectBlockStore, token_from_data
@@ -54,7 +62,7 @@ class TelnyxOAuthCredentials(CredentialsBlock):
 
     _block_type_name: ClassVar[str] = "Telnyx OAuth Credentials"
     _block_type_slug: ClassVar[str] = "telnyx-oauth-credentials"
-    _logo_url = HttpUrl("https://www.telnyx.com/favicon.ico")
+    _logo_url = HttpUrl("https://developers.telnyx.com/img/logo.svg")
     _documentation_url = HttpUrl("https://github.com/prefect-telnyx-oauth/prefect-telnyx-oauth")
     _description: ClassVar[str] = (
         "Telnyx OAuth client credentials that hand out an always-valid bearer token, "
@@ -63,7 +71,11 @@ class TelnyxOAuthCredentials(CredentialsBlock):
 
     client_id: str = Field(description="The OAuth client id from the Telnyx portal.")
     client_secret: SecretStr = Field(description="The OAuth client secret from the Telnyx portal.")
-    scope: str | None = Field(
+    # A plain string schema: `str | None` would give the UI form a "str / None" toggle. So a
+    # box left empty must mean None (the token URL's validator already does that for it).
+    scope: Annotated[
+        str | None, WithJsonSchema({"type": "string"}), BeforeValidator(lambda v: v or None)
+    ] = Field(
         default=None,
         description="Space-separated scopes to request; leave empty for the client's default.",
     )
@@ -71,7 +83,7 @@ class TelnyxOAuthCredentials(CredentialsBlock):
         default=DEFAULT_BASE_URL,
         description="The Telnyx API base URL; change it only for a proxy or the local emulator.",
     )
-    token_url: str | None = Field(
+    token_url: Annotated[str | None, WithJsonSchema({"type": "string"})] = Field(
         default=None,
         description="The token endpoint; leave empty to use the base URL plus '/oauth/token'.",
     )
