@@ -1,4 +1,4 @@
-"""docs/errors.md explains every exception of `prefect_telnyx_oauth.errors`: meaning and next step."""
+"""docs/errors.md explains every exception of `prefect_telnyx_oauth.errors` and what to do."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ to the emulator's. Nothing leaves loopback: an example reaching the real Telnyx 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import runpy
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from prefect.settings import PREFECT_API_URL
 
+from flows.async_pipeline import async_pipeline
 from prefect_telnyx_oauth import TelnyxOAuthCredentials
 from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from tests.docs.markdown import DOCS, CodeBlock, code_blocks
@@ -83,10 +85,6 @@ def test_docs_async_example_shares_one_token_across_every_async_path(
     docs_world: TelnyxEmulator,
 ) -> None:
     # load (awaited), aget_token, get_async_client and the token task: one token request.
-    import asyncio
-
-    from flows.async_pipeline import async_pipeline
-
     result = asyncio.run(async_pipeline("prod-telnyx"))
     assert result == {"balance": "100.00", "shared": True}
     assert docs_world.counters.token_requests == 1
