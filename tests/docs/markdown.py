@@ -10,8 +10,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 
+# ```python, or ```{.python title="..."} (ruff format leaves the latter alone: snippet includes).
 _FENCE = re.compile(
-    r"^(?P<indent> *)```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```", re.M | re.S
+    r"^(?P<indent> *)```(?:\{\.)?(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```",
+    re.M | re.S,
 )
 _SNIPPET = re.compile(r'^--8<-- "(?P<path>[^"]+)"\s*$')
 

@@ -79,6 +79,8 @@ def test_docs_example_runs_as_written(
 def test_docs_pages_keep_their_examples() -> None:
     pages = {block.page.stem for block in PYTHON}
     assert pages >= MUST_HAVE_EXAMPLES
+    # Python under another fence name would escape the run above.
+    assert not {block.language for block in EXAMPLES} & {"py", "py3", "python3", "pycon"}
 
 
 def test_docs_async_example_shares_one_token_across_every_async_path(
