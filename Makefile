@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install demo test lint typecheck unit bench clean ui-check docs
 
 $(STAMP): pyproject.toml
 	@echo "Installing prefect-telnyx-oauth and its dev tools into $(VENV) (about a minute)..."
@@ -32,7 +32,17 @@ unit: $(STAMP)
 
 test: lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider
-	$(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
+	$(MAKE) --no-print-directory docs
+
+# The docs site, built strictly, then checked to load nothing remote (no CDN, no web font).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
+	$(BIN)/python tests/docs/site_offline.py $(VENV)/site
+
+# The block form and the docs site in headless Chromium (Debian's `chromium`); rewrites the
+# screenshot docs/img/block-form.png that the Blocks page shows.
+ui-check: docs
+	$(BIN)/python tests/ui/ui_check.py --screenshot docs/img/block-form.png --site $(VENV)/site
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

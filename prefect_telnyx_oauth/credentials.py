@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import datetime
-from typing import Any, ClassVar, Literal, cast
+from typing import Annotated, Any, ClassVar, Literal, cast
 from uuid import UUID
 
 import httpx
@@ -18,7 +18,16 @@ from prefect.blocks.abstract import CredentialsBlock
 from prefect.client.orchestration import PrefectClient, get_client
 from prefect.client.schemas.objects import BlockDocument
 from prefect.exceptions import ObjectNotFound
-from pydantic import Field, HttpUrl, PrivateAttr, SecretStr, ValidationInfo, field_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    HttpUrl,
+    PrivateAttr,
+    SecretStr,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from prefect_telnyx_oauth._block_source import (
@@ -87,7 +96,7 @@ class TelnyxOAuthCredentials(CredentialsBlock):
 
     _block_type_name: ClassVar[str] = "Telnyx OAuth Credentials"
     _block_type_slug: ClassVar[str] = _SLUG
-    _logo_url = HttpUrl("https://www.telnyx.com/favicon.ico")
+    _logo_url = HttpUrl("https://developers.telnyx.com/img/logo.svg")
     _documentation_url = HttpUrl("https://github.com/prefect-telnyx-oauth/prefect-telnyx-oauth")
     _description: ClassVar[str] = (
         "Telnyx OAuth client credentials that hand out an always-valid bearer token, "
@@ -96,7 +105,11 @@ class TelnyxOAuthCredentials(CredentialsBlock):
 
     client_id: str = Field(description="The OAuth client id from the Telnyx portal.")
     client_secret: SecretStr = Field(description="The OAuth client secret from the Telnyx portal.")
-    scope: str | None = Field(
+    # A plain string schema: `str | None` would give the UI form a "str / None" toggle. So a
+    # box left empty must mean None (the token URL's validator already does that for it).
+    scope: Annotated[
+        str | None, WithJsonSchema({"type": "string"}), BeforeValidator(lambda v: v or None)
+    ] = Field(
         default_factory=_env("oauth_scope"),
         description="Space-separated scopes to request; leave empty for the client's default.",
     )
@@ -105,7 +118,7 @@ class TelnyxOAuthCredentials(CredentialsBlock):
         description="The Telnyx API base URL; change it only for a proxy or the local emulator.",
         json_schema_extra={"default": DEFAULT_BASE_URL},
     )
-    token_url: str | None = Field(
+    token_url: Annotated[str | None, WithJsonSchema({"type": "string"})] = Field(
         default_factory=_env("token_url"),
         description="The token endpoint; leave empty to use the base URL plus '/oauth/token'.",
     )
