@@ -50,6 +50,9 @@ def build_source(block: TelnyxOAuthCredentials) -> TokenSource:
     )
     parts = credential_parts(block.__dict__)
     key = identity_key(parts)
+    # The grant is part of who the token acts for (the client, or a connected user), so of the
+    # cache key; it is not part of the stored stamp, which only says which credentials asked.
+    principal = identity_key((*parts, block.grant_type))
     existing = block.access_token_credentials
     stamp = credential_stamp(parts, existing.get_secret_value() if existing else None, key)
     try:
@@ -58,14 +61,19 @@ def build_source(block: TelnyxOAuthCredentials) -> TokenSource:
         seed = None  # malformed fields on this copy: the token is simply requested again
     store = (
         PrefectBlockStore(
-            document_id, label=block.label, parts_of=credential_parts, parts=parts, stamp=stamp
+            document_id,
+            label=block.label,
+            parts_of=credential_parts,
+            parts=parts,
+            stamp=stamp,
+            grant_type=block.grant_type,
         )
         if document_id is not None
         else MemoryTokenStore()
     )
     name = private.get("_block_document_name") or "NAME"
     return TokenSource(
-        key=f"{document_id or 'unsaved'}:{key}",
+        key=f"{document_id or 'unsaved'}:{principal}",
         endpoint=endpoint,
         label=block.label,
         scope=block.scope,
@@ -104,6 +112,8 @@ def keep_saved_token(block: TelnyxOAuthCredentials, saved: dict[str, Any] | None
     """
     if saved is None or block.access_token is not None:
         return
+    if saved.get("grant_type", "client_credentials") != block.grant_type:
+        return  # a connected user's token is never kept for the client itself, nor the reverse
     parts = credential_parts(block.__dict__)
     if identity_key(credential_parts(saved)) != identity_key(parts):
         return

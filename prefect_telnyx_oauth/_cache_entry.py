@@ -43,7 +43,7 @@ class TokenSource:
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
     store: TokenStore = field(default_factory=MemoryTokenStore)
     seed: TelnyxToken | None = None
-    stamp: str | None = None
+    stamp: str | None = field(default=None, repr=False)
     on_issued: IssuedHook | None = None
     user_grant: bool = False
     """Tokens act for a user who authorized the client: refresh only, never client_credentials."""

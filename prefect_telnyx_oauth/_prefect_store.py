@@ -9,6 +9,7 @@ never silently unlocked.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -30,6 +31,9 @@ from prefect_telnyx_oauth.models import TelnyxToken
 from prefect_telnyx_oauth.token_store import TokenStoreSession
 
 logger = logging.getLogger("prefect_telnyx_oauth.store")
+
+SAVE_SECONDS = 30.0
+"""The longest saving a connected account's tokens may take."""
 
 LEASE_SECONDS = 60.0
 """The lock's lease: Prefect's minimum. A killed holder blocks refreshes for at most this long."""
@@ -123,6 +127,8 @@ class PrefectBlockStore:
             written, so a token is never paired with another secret.
         parts: Our own credential parts.
         stamp: The credential stamp our tokens are saved with.
+        grant_type: Our grant; a document switched to the other grant acts for another principal,
+            and is treated like one with other credentials.
     """
 
     def __init__(
@@ -133,6 +139,7 @@ class PrefectBlockStore:
         parts_of: Callable[[dict[str, Any]], Parts],
         parts: Parts,
         stamp: str,
+        grant_type: str = "client_credentials",
     ) -> None:
         self.document_id = document_id
         self.label = label
@@ -140,6 +147,7 @@ class PrefectBlockStore:
         self.parts = parts
         self.key = identity_key(parts)
         self.stamp = stamp
+        self.grant_type = grant_type
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[TokenStoreSession]:
@@ -167,7 +175,8 @@ class _PrefectSession:
         store = self._store
         document = await _call(self._client.read_block_document(store.document_id))
         data = dict(document.data)
-        if identity_key(store.parts_of(data)) != store.key:
+        other_grant = data.get("grant_type", "client_credentials") != store.grant_type
+        if other_grant or identity_key(store.parts_of(data)) != store.key:
             if not self._foreign:
                 logger.warning(
                     "block document %r has other credentials than this copy (edited since it "
@@ -277,6 +286,12 @@ async def _call(awaitable: Any) -> Any:
             raise _Locked from None
         msg = f"the Prefect API answered {status}"
         raise TokenStoreUnavailableError(msg) from None
+    except ValueError as exc:  # a proxy's or login page's HTML, or JSON of another shape
+        msg = (
+            f"the Prefect API answered something that is not Prefect's JSON "
+            f"({type(exc).__name__}); check PREFECT_API_URL"
+        )
+        raise TokenStoreUnavailableError(msg) from None
     except (httpx.TransportError, OSError) as exc:
         msg = (
             f"the Prefect API could not be reached ({type(exc).__name__}); check PREFECT_API_URL "
@@ -289,9 +304,18 @@ async def save_authorization(document_id: UUID, token: TelnyxToken, stamp: str) 
     """Write the tokens of a connected account, and the grant they need, to a block document.
 
     Raises:
-        TokenStoreUnavailableError: the Prefect API could not be reached or the block is gone.
+        TokenStoreUnavailableError: the Prefect API could not be reached in time (30 s) or the
+            block is gone.
     """
     data = token_to_data(token, stamp) | {"grant_type": "authorization_code"}
-    async with get_client() as client:
-        update = BlockDocumentUpdate(data=data, merge_existing_data=True)
-        await _call(client.update_block_document(document_id, update))
+    update = BlockDocumentUpdate(data=data, merge_existing_data=True)
+
+    async def save() -> None:
+        async with get_client() as client:
+            await _call(client.update_block_document(document_id, update))
+
+    try:
+        await asyncio.wait_for(save(), SAVE_SECONDS)
+    except asyncio.TimeoutError:
+        msg = f"the Prefect API did not answer within {SAVE_SECONDS:g} s; check PREFECT_API_URL"
+        raise TokenStoreUnavailableError(msg) from None

@@ -65,6 +65,10 @@ class RefreshLoop:
             self._loop = self._thread = None
         if loop is None or thread is None or not thread.is_alive():
             return
+        # Pending refreshes end now: their waiters get a typed "closed" error, not a hang.
+        cancelling = asyncio.run_coroutine_threadsafe(_cancel_pending(), loop)
+        with contextlib.suppress(concurrent.futures.TimeoutError, RuntimeError):
+            cancelling.result(timeout=_CLOSE_SECONDS)
         if self._http is not None:
             closing = asyncio.run_coroutine_threadsafe(self._http.aclose(), loop)
             # A socket that will not close politely is dropped with the loop.
@@ -96,3 +100,11 @@ class RefreshLoop:
                 )
                 self._thread.start()
             return self._loop
+
+
+async def _cancel_pending() -> None:
+    current = asyncio.current_task()
+    pending = [task for task in asyncio.all_tasks() if task is not current]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)

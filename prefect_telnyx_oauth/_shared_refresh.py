@@ -77,13 +77,13 @@ class Budget:
         return self.left() - self.reserve
 
 
-async def store_call(budget: Budget, call: Awaitable[T], what: str) -> T:
-    """Await one store call within its share of the deadline.
+async def store_call(budget: Budget, call: Awaitable[T], what: str, *, at_least: float = 0.0) -> T:
+    """Await one store call within its share of the deadline (but `at_least` this long).
 
     Raises:
         TokenStoreUnavailableError: it did not answer in time.
     """
-    timeout = min(STORE_CALL_SECONDS, budget.spare())
+    timeout = max(min(STORE_CALL_SECONDS, budget.spare()), at_least)
     try:
         if timeout <= 0:
             raise asyncio.TimeoutError
@@ -146,7 +146,10 @@ async def _refresh_with(
         finally:
             renewal.cancel()
         try:
-            await store_call(budget, session.write(token), "saving the new token")
+            # Saving is never skipped for lack of time: a token nobody else sees costs every
+            # other process a request, and a rotated refresh token would be lost.
+            saving = session.write(token)
+            await store_call(budget, saving, "saving the new token", at_least=AFTERCARE_SECONDS)
         except TokenStoreError as exc:
             logger.warning(
                 "could not save the new token of %s (%s); it is kept in memory only.",

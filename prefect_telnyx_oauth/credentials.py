@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import difflib
@@ -69,6 +70,13 @@ logger = logging.getLogger("prefect_telnyx_oauth.credentials")
 
 _SLUG = "telnyx-oauth-credentials"
 _loading: ContextVar[bool] = ContextVar("telnyx_oauth_loading", default=False)
+_TOKEN_FIELDS = (
+    "access_token",
+    "access_token_expires_at",
+    "access_token_issued_at",
+    "refresh_token",
+    "access_token_credentials",
+)
 _SECRET_FIELDS = ("client_secret", "access_token", "refresh_token", "access_token_credentials")
 
 
@@ -216,6 +224,9 @@ class TelnyxOAuthCredentials(CredentialsBlock):
                 if name == "client_secret"
                 else (SecretStr(value))
             )
+        if name == "grant_type" and value != self.__dict__.get("grant_type"):
+            # Tokens of one grant act for another principal than the other's: never carried over.
+            self.__dict__.update(dict.fromkeys(_TOKEN_FIELDS))
         if name != "_source_cache":
             private = self.__pydantic_private__
             if private is not None:
@@ -312,7 +323,11 @@ class TelnyxOAuthCredentials(CredentialsBlock):
 
     async def aget_token(self, force_refresh: bool = False) -> TelnyxToken:
         """Async twin of `get_token`; never blocks the event loop."""
-        source = self._token_source()
+        cached = self.__pydantic_private__["_source_cache"]  # type: ignore[index]
+        if cached is not None and cached[0] == id(self):
+            source: TokenSource = cached[1]
+        else:  # the first call per identity hashes its stamp (~50 ms): not on this loop
+            source = await asyncio.to_thread(self._token_source)
         entry = None if force_refresh else default_cache.hit(source)
         if entry is None:
             entry = await default_cache.aget(source, force_refresh=force_refresh)
@@ -349,7 +364,8 @@ class TelnyxOAuthCredentials(CredentialsBlock):
         exchange = self.aexchange_authorization_code(
             code, redirect_uri, code_verifier, token_url=token_url
         )
-        return default_cache.run(exchange)
+        # The exchange and the save each end within their own deadlines; this adds a margin.
+        return default_cache.run(exchange, timeout=self.token_deadline_seconds + 45)
 
     async def aexchange_authorization_code(
         self, code: str, redirect_uri: str, code_verifier: str, *, token_url: str | None = None
@@ -363,11 +379,12 @@ class TelnyxOAuthCredentials(CredentialsBlock):
             endpoint = dataclasses.replace(endpoint, token_url=token_url)
         grant = AuthorizationCodeGrant(code, redirect_uri, code_verifier)
         token = await arequest_token(endpoint, grant, deadline_seconds=source.deadline_seconds)
+        # Kept in this process first: the code is spent, and a failed save must not lose tokens.
+        self._remember(default_cache.land(source, token, "authorization_code"))
         document_id = (self.__pydantic_private__ or {}).get("_block_document_id")
         if document_id is not None:
             assert source.stamp is not None
             await save_authorization(document_id, token, source.stamp)
-        self._remember(default_cache.land(source, token, "authorization_code"))
         return token
 
     def get_auth(self) -> TelnyxOAuth:

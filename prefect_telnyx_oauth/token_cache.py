@@ -58,7 +58,6 @@ __all__ = [
 MAX_ENTRIES = 256
 """Identities kept per cache; expired entries go first, then the least recently used."""
 
-_MAX_REJECTED = 32
 _RETRY_AHEAD_SECONDS = 2.0  # after a failed background refresh, wait this long at least
 
 T = TypeVar("T")
@@ -89,7 +88,9 @@ class TokenCache:
         )
         self._max_entries = max_entries
         self._slots: dict[str, CachedToken] = {}
-        self._rejected: dict[str, dict[str, None]] = {}  # token ids, oldest first
+        # Invalidated tokens per key, with the monotonic instant each expires: kept until then
+        # (an expired token is never handed out anyway), whatever happens to the key's entry.
+        self._rejected: dict[str, dict[str, float]] = {}
         # The last invalidated token per key: its access token is dead, but its refresh token may
         # still be the newest one this process holds.
         self._retired: dict[str, TelnyxToken] = {}
@@ -134,6 +135,8 @@ class TokenCache:
             return future.result(timeout=source.deadline_seconds + 5)
         except concurrent.futures.TimeoutError:
             raise _overdue(source) from None
+        except concurrent.futures.CancelledError:
+            raise _closed() from None
 
     async def aget(self, source: TokenSource, *, force_refresh: bool = False) -> CachedToken:
         """Async twin of `get`: waits for the shared refresh without blocking the event loop."""
@@ -146,6 +149,10 @@ class TokenCache:
             return await asyncio.wait_for(waiting, source.deadline_seconds + 5)
         except asyncio.TimeoutError:
             raise _overdue(source) from None
+        except asyncio.CancelledError:
+            if future.cancelled():  # the cache was closed under us, not this caller cancelled
+                raise _closed() from None
+            raise
 
     # -- invalidation and lifetime -------------------------------------------------------------
 
@@ -161,16 +168,15 @@ class TokenCache:
             if target is None:
                 return
             target_id = self.token_id(target)
-            rejected = self._rejected.setdefault(key, {})
-            rejected[target_id] = None
-            while len(rejected) > _MAX_REJECTED:  # the oldest are long expired
-                del rejected[next(iter(rejected))]
+            now = self._mono()
+            expires = now + (target.expires_at - self.now()).total_seconds()
+            self._rejected.setdefault(key, {})[target_id] = expires
             if slot is not None and self.token_id(slot.token) == target_id:
                 del self._slots[key]
                 self._retired[key] = slot.token
-            for memo in (self._rejected, self._retired):
-                while len(memo) > self._max_entries:  # keys no slot holds any more
-                    del memo[next(iter(memo))]
+            self._prune_rejected(now)
+            while len(self._retired) > self._max_entries:  # keys no entry holds any more
+                del self._retired[next(iter(self._retired))]
 
     def clear(self) -> None:
         """Forget every token (tests use this to simulate a new process)."""
@@ -210,7 +216,9 @@ class TokenCache:
     def land(self, source: TokenSource, token: TelnyxToken, origin: TokenOrigin) -> CachedToken:
         """Keep `token` as the current one of `source` and return its entry."""
         left = (token.expires_at - self.now()).total_seconds()
-        slot = CachedToken(token, origin, source.stamp, self._mono() + left)
+        now = self._mono()
+        slot = CachedToken(token, origin, source.stamp, now + left)
+        slot.used = now  # the newest entry is the most recently used, never the first evicted
         with self._guard:
             # A concurrent invalidate() of this very token wins: hand it out once, never cache it.
             if self.token_id(token) not in self._rejected.get(source.key, ()):
@@ -228,13 +236,22 @@ class TokenCache:
         """The keep-alive client of token requests (on the loop thread)."""
         return self._runner.http_client()
 
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run `coro` on the refresh loop and return its result: the sync shell of async code."""
+    def run(self, coro: Coroutine[Any, Any, T], *, timeout: float) -> T:
+        """Run `coro` on the refresh loop and return its result: the sync shell of async code.
+
+        Raises:
+            TimeoutError: `coro` did not finish within `timeout` seconds (it is cancelled).
+        """
         if self._runner.is_current():
             coro.close()
             msg = "TokenCache.run() cannot be called from the refresh loop itself."
             raise RuntimeError(msg)
-        return self._runner.submit(coro).result()
+        future = self._runner.submit(coro)
+        try:
+            return future.result(timeout=timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"no result within {timeout:g} s") from None
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -295,7 +312,7 @@ class TokenCache:
             return await asyncio.shield(flight.task)
 
     def _launch(self, source: TokenSource, force: bool, avoid: frozenset[str]) -> _Flight:
-        task = asyncio.ensure_future(_shared_refresh.refresh(self, source, force, avoid))
+        task = asyncio.ensure_future(self._bounded(source, force, avoid))
         flight = _Flight(task, force, avoid)
         self._flights[source.key] = flight
 
@@ -306,6 +323,27 @@ class TokenCache:
         task.add_done_callback(landed)
         return flight
 
+    async def _bounded(
+        self, source: TokenSource, force: bool, avoid: frozenset[str]
+    ) -> CachedToken:
+        # The whole flight ends within the deadline, whatever a server does (a trickled answer
+        # defeats per-read timeouts); its lock lease and renewals end with it.
+        # The one-second grace lets the steps' own, more precise errors surface first.
+        refresh = _shared_refresh.refresh(self, source, force, avoid)
+        try:
+            return await asyncio.wait_for(refresh, source.deadline_seconds + 1.0)
+        except asyncio.TimeoutError:
+            raise _overdue(source) from None
+
+    def _prune_rejected(self, now: float) -> None:
+        # Called with the guard held. Expired tokens cannot be handed out: forget them.
+        for key in list(self._rejected):
+            live = {tid: end for tid, end in self._rejected[key].items() if end > now}
+            if live:
+                self._rejected[key] = live
+            else:
+                del self._rejected[key]
+
     def _evict(self) -> None:
         # Called with the guard held: no I/O, no callbacks.
         now = self._mono()
@@ -315,8 +353,8 @@ class TokenCache:
             expired.append(min(live, key=lambda key: self._slots[key].used))
         for key in expired:
             del self._slots[key]
-            self._rejected.pop(key, None)
             self._retired.pop(key, None)
+        self._prune_rejected(now)
 
     def _after_fork(self) -> None:
         # A forked child inherits the parent's flights, whose loop thread did not survive the
@@ -329,6 +367,11 @@ class TokenCache:
 
 
 _NONE: frozenset[str] = frozenset()
+
+
+def _closed() -> TokenEndpointUnavailableError:
+    msg = "The token cache was closed while this call waited for its token; use an open cache."
+    return TokenEndpointUnavailableError(msg, status_code=None, retry_after=None, attempts=0)
 
 
 def _overdue(source: TokenSource) -> TokenEndpointUnavailableError:

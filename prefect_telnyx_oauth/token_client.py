@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
@@ -194,7 +195,10 @@ async def arequest_token(
             if isinstance(step, Sleep):
                 await sleep(step.seconds)
             else:
-                outcome = await _asend(http, step)
+                try:
+                    outcome = await asyncio.wait_for(_asend(http, step), _attempt_seconds(step))
+                except asyncio.TimeoutError:
+                    outcome = _too_slow(step)
             try:
                 step = flow.send(outcome)
             except StopIteration as done:
@@ -226,14 +230,27 @@ async def _async_client_for(
 # follow_redirects=False: a redirected POST would resend the credentials to another URL.
 
 
+def _attempt_seconds(request: httpx.Request) -> float:
+    """The whole attempt's limit: httpx's timeouts bound each read, not a trickled answer."""
+    return float(request.extensions.get("timeout", {}).get("read") or 10.0)
+
+
+def _too_slow(request: httpx.Request) -> httpx.ReadTimeout:
+    msg = f"no whole answer within {_attempt_seconds(request):g} s"
+    return httpx.ReadTimeout(msg, request=request)
+
+
 def _send(client: httpx.Client, request: httpx.Request) -> TransportOutcome:
     body = BodyBuffer()
+    ends = time.monotonic() + _attempt_seconds(request)
     try:
         response = client.send(request, stream=True, auth=None, follow_redirects=False)
         try:
             for chunk in response.iter_bytes():
                 if body.feed(chunk):
                     break
+                if time.monotonic() > ends:
+                    return _too_slow(request)
         finally:
             response.close()
     except httpx.RequestError as exc:

@@ -446,3 +446,231 @@ async def test_task_by_name_picks_up_rotated_credentials_at_once_on_invalid_clie
     second = await pipeline(True)
     assert second in emulator.issued_access_tokens()
     assert emulator.counters.token_requests_by_status.get(200) == 2
+
+
+# -- found in review of the rebuilt core -------------------------------------------------------
+
+
+@pytest.fixture
+def trickling_endpoint() -> Iterator[tuple[str, list[int]]]:
+    """A token URL whose server sends one byte every 0.3 s and never finishes its answer."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    server.settimeout(0.2)
+    opened: list[int] = []
+    stop = threading.Event()
+
+    def trickle(connection: socket.socket) -> None:
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n")
+            connection.sendall(b"content-length: 100000\r\n\r\n")
+            while not stop.is_set():
+                try:
+                    connection.sendall(b" ")
+                except OSError:
+                    return
+                time.sleep(0.3)
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                continue
+            opened.append(1)
+            threading.Thread(target=trickle, args=(connection,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/v2/oauth/token", opened
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_a_trickled_answer_cannot_hold_a_refresh_past_the_deadline(
+    trickling_endpoint: tuple[str, list[int]],
+) -> None:
+    url, opened = trickling_endpoint
+    block = TelnyxOAuthCredentials(
+        client_id="c", client_secret="s", token_url=url, timeout_seconds=1,
+        token_deadline_seconds=3, token_max_attempts=1,
+    )  # fmt: skip
+    for _ in range(2):
+        with pytest.raises(TokenEndpointUnavailableError):
+            block.get_token()
+    assert len(opened) == 2  # the first flight ended: the second call made its own request
+
+
+def test_a_full_cache_keeps_the_token_it_just_stored(emulator: TelnyxEmulator) -> None:
+    cache = TokenCache(max_entries=2)
+    for client in ("a", "b", "c"):
+        emulator.add_client(f"client-{client}", f"secret-{client}-0123456789")
+    sources = [
+        make_block(emulator, client_id=f"client-{c}", client_secret=f"secret-{c}-0123456789")
+        for c in "abc"
+    ]
+    for block in sources[:2]:
+        cache.get(block._token_source())
+        cache.get(block._token_source())  # a hit: this entry is in use
+    for _ in range(5):
+        cache.get(sources[2]._token_source())
+    assert emulator.counters.token_requests == 3
+    cache.close()
+
+
+async def test_overwrite_never_keeps_a_connected_users_token_for_the_client(
+    prefect_api: None, emulator: TelnyxEmulator
+) -> None:
+    block = make_block(emulator)
+    await block.asave("connected-then-client", overwrite=True)
+    await block.aget_token()
+    async with get_client() as client:  # the document now acts for a connected user
+        await client.update_block_document(
+            block._block_document_id,  # type: ignore[arg-type]
+            BlockDocumentUpdate(data={"grant_type": "authorization_code"}),
+        )
+    await make_block(emulator).asave("connected-then-client", overwrite=True)
+    reloaded = await TelnyxOAuthCredentials.aload("connected-then-client")
+    assert reloaded.grant_type == "client_credentials"
+    assert reloaded.access_token is None
+
+
+def test_changing_the_grant_drops_the_token_of_the_other_principal(
+    emulator: TelnyxEmulator,
+) -> None:
+    block = make_block(emulator)
+    block.get_token()
+    block.grant_type = "authorization_code"
+    assert block.access_token is None
+    assert block.refresh_token is None
+
+
+@pytest.fixture
+def html_api() -> Iterator[str]:
+    """A Prefect API URL answered by a proxy's HTML login page."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html><body>Sign in</body></html>")
+
+        do_POST = do_PATCH = do_GET
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_prefect_api_answering_html_falls_back_with_a_warning(
+    emulator: TelnyxEmulator, html_api: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    block = make_block(emulator, token_deadline_seconds=20)
+    block._block_document_id = uuid4()
+    with (
+        temporary_settings(updates={PREFECT_API_URL: html_api}),
+        caplog.at_level(logging.WARNING, logger="prefect_telnyx_oauth"),
+    ):
+        token = block.get_token()
+    assert token.access_token.get_secret_value() == emulator.issued_access_tokens()[0]
+    assert any("refreshing in this process only" in r.getMessage() for r in caplog.records)
+
+
+def test_closing_a_cache_ends_its_waiters_with_a_typed_error(emulator: TelnyxEmulator) -> None:
+    emulator.set_token_latency(2)
+    cache = TokenCache()
+    source = make_block(emulator)._token_source()
+    outcome: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            cache.get(source)
+        except TokenEndpointUnavailableError as exc:
+            outcome.append(exc)
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+    assert _eventually(lambda: emulator.counters.token_requests == 1)
+    cache.close()
+    waiter.join(10)
+    assert outcome, "the waiter hung"
+    assert "closed" in str(outcome[0])
+
+
+@pytest.mark.timeout(60)
+def test_exchange_keeps_the_tokens_in_memory_when_the_save_hangs(
+    emulator: TelnyxEmulator, hung_api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect_telnyx_oauth import _prefect_store
+    from prefect_telnyx_oauth.errors import TokenStoreUnavailableError
+    from tests.integration.test_authorization_code_block import connect
+
+    monkeypatch.setattr(_prefect_store, "SAVE_SECONDS", 2.0)
+    block = make_block(emulator)
+    block._block_document_id = uuid4()
+    with (
+        temporary_settings(updates={PREFECT_API_URL: hung_api}),
+        pytest.raises(TokenStoreUnavailableError),
+    ):
+        connect(block, emulator)
+    assert block.access_token is not None
+    assert block.access_token.get_secret_value() == emulator.issued_access_tokens()[-1]
+
+
+class _LockedStore(OneTokenStore):
+    """A store whose lock another process holds for ever."""
+
+    async def try_lock(self) -> object | None:
+        return None
+
+
+def test_a_refresh_after_giving_up_on_the_lock_is_still_saved(emulator: TelnyxEmulator) -> None:
+    emulator.set_token_latency(0.5)  # the request lands after the waiting share has run out
+    store = _LockedStore()
+    source = dataclasses.replace(
+        make_block(emulator, token_deadline_seconds=3)._token_source(), store=store
+    )
+    with TokenCache() as cache:
+        token = cache.get(source).token
+    assert store.token is not None
+    assert store.token.access_token == token.access_token
+
+
+def test_an_invalidated_token_stays_rejected_after_its_entry_is_evicted(
+    emulator: TelnyxEmulator,
+) -> None:
+    cache = TokenCache(max_entries=2)
+    base = make_block(emulator)._token_source()
+    now = utc_now()
+
+    def token(name: str) -> TelnyxToken:
+        return TelnyxToken(
+            access_token=SecretStr(name), expires_at=now + timedelta(hours=1), issued_at=now
+        )
+
+    first = dataclasses.replace(base, key="first")
+    cache.land(first, token("got-a-401-0123456789"), "store")
+    cache.invalidate("first")
+    for key in ("second", "third", "fourth"):  # more entries, and more 401s, than the cache holds
+        cache.land(dataclasses.replace(base, key=key), token(f"{key}-0123456789"), "store")
+        cache.invalidate(key)
+    cache.land(first, token("got-a-401-0123456789"), "store")  # the store still holds it
+    assert cache.hit(first) is None
+    cache.close()
+
+
+def test_token_source_repr_shows_no_credential_stamp(emulator: TelnyxEmulator) -> None:
+    source = make_block(emulator)._token_source()
+    assert source.stamp is not None
+    assert source.stamp not in repr(source)
