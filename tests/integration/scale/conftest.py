@@ -1,13 +1,16 @@
-"""Fixtures of the scale tests: a PostgreSQL cluster, Prefect API servers on it, and the switch.
+"""Fixtures of the scale tests: PostgreSQL clusters, Prefect API servers on them, and the switch.
 
 In CI (`CI=true`) or with `TEST_POSTGRES=1` these tests run, and fail loudly when PostgreSQL
 cannot be had; otherwise they skip, and the run ends with one line saying how to enable them.
+
+`api_pair` is shared by the whole session. The fault tests stop servers and restart PostgreSQL,
+so they get `isolated_pair`: their own cluster and servers, which nothing else uses.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,11 @@ from tests.integration.scale._servers import ApiServer, start_servers
 from tests.integration.test_cross_process import free_port
 
 _skipped = False
-_databases = itertools.count()
+
+SERVER_SETTINGS = {
+    # The scheduler looks for due deployments every 2 s instead of 60 s (worker tests).
+    "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
+}
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -25,9 +32,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(HOW_TO_ENABLE, yellow=True)
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[Postgres]:
-    """A PostgreSQL cluster on 127.0.0.1 for the whole session, deleted afterwards."""
+@contextmanager
+def _cluster() -> Iterator[Postgres]:
     global _skipped
     if not required():
         _skipped = True
@@ -47,21 +53,14 @@ def postgres() -> Iterator[Postgres]:
         cluster.cleanup()
 
 
-@pytest.fixture(scope="session")
-def new_database(postgres: Postgres) -> Callable[[], str]:
-    """Create an empty database on the cluster and return its URL (one per server group)."""
-    return lambda: postgres.create_database(f"prefect_{next(_databases)}")
-
-
-@pytest.fixture(scope="module")
-def api_pair(
-    new_database: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def _pair(
+    cluster: Postgres, factory: pytest.TempPathFactory, name: str
 ) -> Iterator[list[ApiServer]]:
-    """Two `prefect server start` on one fresh PostgreSQL database, block type registered."""
-    homes = [tmp_path_factory.mktemp(f"api-{n}") for n in range(2)]
-    servers = start_servers(homes, new_database())
+    homes = [factory.mktemp(f"{name}-api-{n}") for n in range(2)]
+    servers = start_servers(homes, cluster.create_database(name), SERVER_SETTINGS)
     try:
-        register_block_type(servers[0], tmp_path_factory.mktemp("register"))
+        register_block_type(servers[0], factory.mktemp(f"{name}-register"))
         yield servers
     finally:
         for server in servers:
@@ -75,3 +74,35 @@ def register_block_type(server: ApiServer, home: Path) -> None:
         "B.register_type_and_schema(_sync=True)",
         home,
     )
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A PostgreSQL cluster on 127.0.0.1 for the whole session, deleted afterwards."""
+    with _cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def api_pair(
+    postgres: Postgres, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[ApiServer]]:
+    """Two `prefect server start` on one fresh PostgreSQL database, block type registered."""
+    with _pair(postgres, tmp_path_factory, "shared") as servers:
+        yield servers
+
+
+@pytest.fixture(scope="module")
+def isolated_postgres() -> Iterator[Postgres]:
+    """A cluster of the module's own, which its tests may stop and restart."""
+    with _cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def isolated_pair(
+    isolated_postgres: Postgres, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[ApiServer]]:
+    """Two servers on `isolated_postgres`, which the module's tests may stop and restart."""
+    with _pair(isolated_postgres, tmp_path_factory, "isolated") as servers:
+        yield servers
