@@ -194,6 +194,7 @@ def test_postgres_restart_under_load_surfaces_no_error(
     assert len(tokens) == 1
 
 
+@pytest.mark.timeout(600)  # the dead holder's lease alone takes 60-80 s to be reclaimed
 def test_killed_lock_holder_delays_others_then_one_request_follows(
     isolated_pair: list[ApiServer], emulator: TelnyxEmulator, tmp_path: Path
 ) -> None:

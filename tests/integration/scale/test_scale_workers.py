@@ -94,6 +94,7 @@ async def flow_runs(server: ApiServer, deployment_id: UUID) -> list[Any]:
         )
 
 
+@pytest.mark.timeout(600)  # about 3.5 min on a busy 2-core machine: leave room above 300 s
 async def test_keeper_and_pipeline_deployments_on_two_workers_over_three_lifetimes(
     api_pair: list[ApiServer],
     workers: list[subprocess.Popen[str]],
