@@ -266,7 +266,7 @@ def b5(servers: list[ApiServer], work: Path) -> Table:
     table.notes.append(
         "token-store writes: block document and refresh-lock requests. API reads and writes: "
         "every request this process sent to the Prefect API during the calls, Prefect's own "
-        "(log batches) included; by name, the task loads the block on every call."
+        "(log batches) included."
     )
     return table
 
