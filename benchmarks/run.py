@@ -23,6 +23,7 @@ from typing import Any
 
 import _cold
 import _rotation
+import _scale
 import _warm
 import _warm_targets
 from _report import Table, environment, write_json
@@ -30,7 +31,7 @@ from _report import Table, environment, write_json
 from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.events import can_emit
 
-SCENARIOS = ("cold-threads", "cold-asyncio", "warm", "rotation")
+SCENARIOS = ("cold-threads", "cold-asyncio", "warm", "rotation", "scale")
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
 
@@ -141,6 +142,15 @@ def main(argv: list[str] | None = None) -> int:
                 attempt(key, lambda body=body: body(emu))
     if "rotation" in chosen:
         attempt("rotation", rotation)
+
+    def scale() -> None:  # B3-B6: processes on Prefect servers backed by PostgreSQL
+        for key, table in _scale.run():
+            _show(table)
+            _record(results, f"scale_{key}", table)
+            summary.extend(_scale.summary(key, table))
+
+    if "scale" in chosen:
+        attempt("scale", scale)
 
     results["elapsed_s"] = time.perf_counter() - started
     print("Summary (ours vs each alternative, measured side by side in this run)")
