@@ -19,9 +19,10 @@ TokenOrigin = Literal[
 """Where a token came from: this process's cache, the caller's own fields, the shared store, or a
 new request with the named grant."""
 
-DEFAULT_DEADLINE_SECONDS = 90.0
-"""The longest one token call takes by default: longer than a killed lock holder's lease (60 s
-plus the server's 15 s reclaim loop), so a crash delays a refresh but never doubles it."""
+DEFAULT_DEADLINE_SECONDS = 120.0
+"""The longest one token call takes by default. Its lock-wait share (this less one attempt, ~110 s)
+outlasts a killed lock holder (Prefect's 60 s minimum lease plus its 15 s reclaim loop and the
+polling: 70-77 s measured), so a crash delays a refresh but does not multiply it."""
 
 IssuedHook = Callable[[TelnyxToken, str], Awaitable[None]]
 

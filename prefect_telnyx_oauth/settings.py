@@ -63,7 +63,7 @@ class TelnyxSettings(BaseSettings):
         description="Attempts per token request on transient errors (`TELNYX_TOKEN_MAX_ATTEMPTS`).",
     )
     token_deadline_seconds: float = Field(
-        default=90.0,
+        default=120.0,
         description=(
             "The longest one token call may take, lock waits, attempts and retry waits included "
             "(`TELNYX_TOKEN_DEADLINE_SECONDS`)."
