@@ -83,6 +83,7 @@ def build_source(block: TelnyxOAuthCredentials) -> TokenSource:
         seed=seed,
         stamp=stamp,
         on_issued=lambda token, grant: emit_token_issued(block, token, grant),
+        discover_from=None if block.token_url else block.base_url,
         user_grant=block.grant_type == "authorization_code",
         reconnect_hint=(
             f"Run `prefect-telnyx-oauth authorize --block {name}` to connect the Telnyx account "

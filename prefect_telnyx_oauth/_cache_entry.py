@@ -46,6 +46,8 @@ class TokenSource:
     seed: TelnyxToken | None = None
     stamp: str | None = field(default=None, repr=False)
     on_issued: IssuedHook | None = None
+    discover_from: str | None = None
+    """A base URL whose RFC 8414 metadata names the token endpoint (when none was configured)."""
     user_grant: bool = False
     """Tokens act for a user who authorized the client: refresh only, never client_credentials."""
     reconnect_hint: str = "Authorize the client again to get a new refresh token."

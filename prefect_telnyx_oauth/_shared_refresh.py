@@ -14,18 +14,28 @@ past the waiting share is given up too, and the token requested here.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from collections.abc import Awaitable
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from prefect_telnyx_oauth.errors import ConfigurationError, InvalidGrantError, TokenStoreError
+import httpx
+
+from prefect_telnyx_oauth.discovery import adiscover
+from prefect_telnyx_oauth.errors import (
+    ConfigurationError,
+    InvalidGrantError,
+    TelnyxOAuthError,
+    TokenStoreError,
+)
 from prefect_telnyx_oauth.models import TelnyxToken
 from prefect_telnyx_oauth.token_client import (
     ClientCredentialsGrant,
     Grant,
     RefreshTokenGrant,
+    TokenEndpointConfig,
     arequest_token,
 )
 from prefect_telnyx_oauth.token_store import (
@@ -52,6 +62,9 @@ is retried by Prefect's client for several seconds, so a call is given up only a
 AFTERCARE_SECONDS = 5.0
 """The longest a lock release, a lease renewal or the token event may hold up callers; each is
 harmless to skip (a lease expires by itself)."""
+
+DISCOVERY_SECONDS = 5.0
+"""The longest the one server-metadata request per process may take."""
 
 FAST_POLL_SECONDS = 10.0
 """Waiters poll at most every 0.5 s this long (a token request lands well within it), then 2 s."""
@@ -209,16 +222,36 @@ async def _release(session: TokenStoreSession, lease: object, label: str) -> Non
         logger.warning("could not release the refresh lock of %s: %s", label, exc)
 
 
+async def _endpoint(cache: TokenCache, source: TokenSource, budget: Budget) -> TokenEndpointConfig:
+    """The token endpoint: the server's published one (RFC 8414, once per process) or the
+    configured default. Discovery never costs a refresh its token: any failure keeps the default."""
+    if source.discover_from is None:
+        return source.endpoint
+    timeout = max(min(DISCOVERY_SECONDS, budget.spare()), 0.5)
+    try:
+        metadata = await asyncio.wait_for(
+            adiscover(source.discover_from, client=cache.http_client(), timeout_seconds=timeout),
+            timeout,
+        )
+    except (asyncio.TimeoutError, TelnyxOAuthError, httpx.HTTPError) as exc:
+        logger.debug(
+            "no server metadata for %s (%s); using the default token URL", source.label, exc
+        )
+        return source.endpoint
+    if metadata.token_endpoint == source.endpoint.token_url:
+        return source.endpoint
+    return dataclasses.replace(source.endpoint, token_url=metadata.token_endpoint)
+
+
 async def _request(
     cache: TokenCache, source: TokenSource, held: TelnyxToken | None, budget: Budget
 ) -> tuple[TelnyxToken, GrantName]:
     options: dict[str, Any] = {"client": cache.http_client(), "now": cache.now}
+    endpoint = await _endpoint(cache, source, budget)
     if held is not None and held.refresh_token is not None:
         grant: Grant = RefreshTokenGrant(held.refresh_token, scope=source.scope)
         try:
-            token = await arequest_token(
-                source.endpoint, grant, deadline_seconds=budget.left(), **options
-            )
+            token = await arequest_token(endpoint, grant, deadline_seconds=budget.left(), **options)
             return token, "refresh_token"
         except InvalidGrantError as exc:
             if source.user_grant:
@@ -239,7 +272,7 @@ async def _request(
         msg = f"{source.label} holds no refresh token yet. {source.reconnect_hint}"
         raise ConfigurationError(msg)
     grant = ClientCredentialsGrant(scope=source.scope)
-    token = await arequest_token(source.endpoint, grant, deadline_seconds=budget.left(), **options)
+    token = await arequest_token(endpoint, grant, deadline_seconds=budget.left(), **options)
     return token, "client_credentials"
 
 

@@ -45,12 +45,14 @@ def offline_prefect(home: Path) -> Iterator[None]:
 
 
 def reset_token_caches() -> None:
-    """Forget every token and every block loaded by name in this process, as a new process would.
+    """Forget every token, block loaded by name and server metadata, as a new process would.
 
     Call it between tests that reuse block names or credentials.
     """
+    from prefect_telnyx_oauth.discovery import clear_metadata_cache
     from prefect_telnyx_oauth.tasks import forget_loaded
     from prefect_telnyx_oauth.token_cache import default_cache
 
     default_cache.clear()
     forget_loaded()
+    clear_metadata_cache()
