@@ -7,7 +7,7 @@ import contextlib
 import dataclasses
 import difflib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal, cast
@@ -216,6 +216,17 @@ class TelnyxOAuthCredentials(CredentialsBlock):
             return super()._from_block_document(block_document)
         finally:
             _loading.reset(loading)
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> TelnyxOAuthCredentials:
+        """A copy; secrets given in `update` as plain strings stay `SecretStr` (pydantic's own
+        `model_copy` does not validate `update`)."""
+        wrapped = {
+            name: SecretStr(value) if name in _SECRET_FIELDS and isinstance(value, str) else value
+            for name, value in (update or {}).items()
+        }
+        return super().model_copy(update=wrapped or None, deep=deep)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _SECRET_FIELDS and isinstance(value, str):

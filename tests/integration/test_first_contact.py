@@ -162,6 +162,9 @@ def test_assigning_a_plain_string_secret_keeps_it_secret() -> None:
     assert "rotated-secret-value" not in repr(block)
     with pytest.raises(ConfigurationError, match="client_secret"):
         block.client_secret = "with-a-line-end\n"  # type: ignore[assignment]
+    copy = block.model_copy(update={"client_secret": "copied-secret-value"})
+    assert isinstance(copy.client_secret, SecretStr)
+    assert "copied-secret-value" not in repr(copy)
 
 
 # -- the secret never comes back in an error, in any form ----------------------------------------
