@@ -1,0 +1,72 @@
+"""Shared fixtures: a private AIRFLOW_HOME, the emulator on loopback, a connection pointing at it.
+
+AIRFLOW_HOME is set before anything imports Airflow, so a test run never touches ~/airflow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+
+_HOME = tempfile.mkdtemp(prefix="airflow-telnyx-tests-")
+os.environ["AIRFLOW_HOME"] = _HOME
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.join(_HOME, "dags")
+os.environ["AIRFLOW__CORE__EXECUTOR"] = "LocalExecutor"
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME}/airflow.db"
+
+from airflow_provider_telnyx_oauth.hooks import provider_cache  # noqa: E402
+from prefect_telnyx_oauth.emulator import TelnyxEmulator  # noqa: E402
+
+
+class FakeVariables:
+    """Airflow Variables as a dict: what `VariableTokenStore` reads and writes, no database."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self.values[key] = value
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    provider_cache.clear()
+    provider_cache.unlocked_keys.clear()
+    yield
+    provider_cache.clear()
+
+
+@pytest.fixture
+def emulator() -> Iterator[TelnyxEmulator]:
+    with TelnyxEmulator() as running:
+        yield running
+
+
+def connection_json(emulator: TelnyxEmulator, **changes: object) -> str:
+    """An `AIRFLOW_CONN_*` value for a `telnyx_oauth` connection to the emulator."""
+    conn: dict[str, object] = {
+        "conn_type": "telnyx_oauth",
+        "login": emulator.client_id,
+        "password": emulator.client_secret,
+        "host": emulator.base_url,
+    }
+    extra = changes.pop("extra", None)
+    conn.update(changes)
+    if extra is not None:
+        conn["extra"] = json.dumps(extra)
+    return json.dumps(conn)
+
+
+@pytest.fixture
+def telnyx_conn(emulator: TelnyxEmulator, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The id of a connection to the emulator, defined through the environment."""
+    monkeypatch.setenv("AIRFLOW_CONN_TELNYX_TEST", connection_json(emulator))
+    return "telnyx_test"
