@@ -49,7 +49,7 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "token_url": {
                         "label": "Token URL",
-                        "description": "Only when the token endpoint is not <base URL>/oauth/token.",
+                        "description": "Only if the token endpoint is not <base URL>/oauth/token.",
                         "schema": _NULLABLE_TEXT,
                     },
                     "auth_method": {

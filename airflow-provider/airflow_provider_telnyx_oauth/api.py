@@ -71,9 +71,13 @@ def call_telnyx(
         if isinstance(outcome, httpx.Response) and outcome.is_success:
             return json_body(method, path, outcome, label=label)
         delay = retry_delay(
-            attempt, outcome, retryable=retryable, policy=DEFAULT_RETRY_POLICY, now=utc_now(),
+            attempt,
+            outcome,
+            retryable=retryable,
+            policy=DEFAULT_RETRY_POLICY,
+            now=utc_now(),
             rng=random.random,
-        )  # fmt: skip
+        )
         if delay is None:
             if isinstance(outcome, httpx.RequestError):
                 raise outcome
@@ -170,7 +174,8 @@ def list_phone_numbers(
             data = body.get("data") or []
             records.extend(data)
             meta = body.get("meta") or {}
-            total = meta.get("total_pages") if isinstance(meta.get("total_pages"), int) else 1
+            total = meta.get("total_pages")
+            total = total if isinstance(total, int) else 1
             if not data or page >= total or (max_pages is not None and page >= max_pages):
                 return records
             page += 1

@@ -32,9 +32,7 @@ def _hook(
 ) -> TelnyxOAuthHook:
     cache = AirflowTokenCache()
     made.append(cache)
-    return TelnyxOAuthHook(
-        conn_id, variables=variables, lock_directory=str(tmp_path), cache=cache
-    )
+    return TelnyxOAuthHook(conn_id, variables=variables, lock_directory=str(tmp_path), cache=cache)
 
 
 def _set_conn(monkeypatch: pytest.MonkeyPatch, emulator: TelnyxEmulator, **changes: object) -> str:

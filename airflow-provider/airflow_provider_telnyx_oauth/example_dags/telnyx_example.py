@@ -27,7 +27,8 @@ RECIPIENTS = [f"+1555010{index:04d}" for index in range(8)]
 def telnyx_example() -> None:
     @task
     def send(to: str) -> str:
-        return str(api.send_message(CONN_ID, to, "Nightly build passed", from_="+15557654321")["id"])
+        message = api.send_message(CONN_ID, to, "Nightly build passed", from_="+15557654321")
+        return str(message["id"])
 
     @task
     def balance() -> str:
