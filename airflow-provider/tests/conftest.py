@@ -18,7 +18,10 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 DAGS_FOLDER = os.path.join(os.path.dirname(__file__), "dags")
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = DAGS_FOLDER
 os.environ["AIRFLOW__CORE__EXECUTOR"] = "LocalExecutor"
-# A second DAG bundle for the docs page's examples, which test_docs.py writes there.
+# More DAG bundles: the docs page's examples (test_docs.py writes them there), the example DAGs.
+EXAMPLE_DAGS = os.path.join(
+    os.path.dirname(os.path.dirname(__file__)), "airflow_provider_telnyx_oauth", "example_dags"
+)
 DOCS_DAGS = os.path.join(_HOME, "docs_dags")
 os.makedirs(DOCS_DAGS)
 _LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
@@ -26,6 +29,7 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
     [
         {"name": "dags-folder", "classpath": _LOCAL_BUNDLE, "kwargs": {"path": DAGS_FOLDER}},
         {"name": "docs-examples", "classpath": _LOCAL_BUNDLE, "kwargs": {"path": DOCS_DAGS}},
+        {"name": "examples", "classpath": _LOCAL_BUNDLE, "kwargs": {"path": EXAMPLE_DAGS}},
     ]
 )
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME}/airflow.db"

@@ -1,9 +1,9 @@
 """Keep a connection's token fresh on a schedule, so tasks never wait on the token endpoint.
 
-The Airflow twin of `flows/keep_token_fresh.py`. Every run asks for the connection's token with a
-leeway of `refresh_within_minutes`: if the token in the connection's Variable has more than that
-left, the run changes nothing and sends no request; otherwise it gets a new one, under the refresh
-lock, and saves it to the Variable for every task. `max_active_runs=1` keeps two runs from
+The Airflow twin of `flows/keep_token_fresh.py`. Every run reads the connection's shared token
+(from its Variable; a new one only if there is none): if it has more than `refresh_within_minutes`
+left, the run changes nothing and sends no request; otherwise it gets a new one, under the
+refresh lock, and saves it to the Variable for every task. `max_active_runs=1` keeps two runs from
 refreshing at once. Choose `refresh_within_minutes` larger than the schedule's interval (15 minutes
 against every 10 minutes), so at least one run falls inside the window before expiry.
 """
@@ -27,14 +27,27 @@ def keep_token_fresh(conn_id: str, refresh_within_minutes: float | str) -> dict[
     """Refresh the connection's shared token when it expires within `refresh_within_minutes`.
 
     Returns:
-        When the shared token expires (never the token itself: this is an XCom).
+        Whether a new token was received, and when the shared token expires (never the token
+        itself: this is an XCom).
     """
     # A templated param arrives as text unless the DAG renders native objects.
-    hook = TelnyxOAuthHook(conn_id, leeway_seconds=float(refresh_within_minutes) * 60)
-    token = hook.get_token()
+    within = timedelta(minutes=float(refresh_within_minutes))
+    hook = TelnyxOAuthHook(conn_id)
+    started = utc_now()
+    token = hook.get_token()  # the shared one from the Variable, or a new one if there is none
+    # A token received during this run is as new as a refresh would make it.
+    new = token.issued_at is not None and token.issued_at >= started
+    due = not new and token.expires_at - utc_now() <= within
+    if due:
+        token = hook.get_token(force_refresh=True)
     left = token.seconds_left(utc_now()) / 60
-    logger.info("The token of connection %r expires in %.0f min.", conn_id, left)
-    return {"expires_at": token.expires_at.isoformat()}
+    logger.info(
+        "%s token for connection %r; it expires in %.0f min.",
+        "Got a new" if due or new else "Kept",
+        conn_id,
+        left,
+    )
+    return {"refreshed": due or new, "expires_at": token.expires_at.isoformat()}
 
 
 @dag(
