@@ -99,41 +99,50 @@ def test_store_malformed_variable_warns_and_requests_again(
     )
 
 
-def test_store_with_file_lock_spends_the_shared_refresh_token(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, processes: list[AirflowTokenCache]
-) -> None:
+@pytest.fixture
+def rotating() -> Iterator[TelnyxEmulator]:
+    """An emulator that rotates refresh tokens and issues one with client_credentials too."""
     with TelnyxEmulator(
         rotate_refresh_tokens=True, refresh_token_on_client_credentials=True
     ) as emulator:
-        conn_id = _set_conn(monkeypatch, emulator, extra={"token_lock": "file"})
-        variables = FakeVariables()
-        _hook(conn_id, variables, tmp_path, processes).get_token()
-        assert json.loads(variables.values[variable_key(conn_id)])["refresh_token"]
+        yield emulator
 
-        _hook(conn_id, variables, tmp_path, processes).get_token(force_refresh=True)
 
-        assert emulator.counters.token_requests_by_grant == {
-            "client_credentials": 1,
-            "refresh_token": 1,
-        }
+def test_store_with_file_lock_spends_the_shared_refresh_token(
+    rotating: TelnyxEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    processes: list[AirflowTokenCache],
+) -> None:
+    conn_id = _set_conn(monkeypatch, rotating, extra={"token_lock": "file"})
+    variables = FakeVariables()
+    _hook(conn_id, variables, tmp_path, processes).get_token()
+    assert json.loads(variables.values[variable_key(conn_id)])["refresh_token"]
+
+    _hook(conn_id, variables, tmp_path, processes).get_token(force_refresh=True)
+
+    assert rotating.counters.token_requests_by_grant == {
+        "client_credentials": 1,
+        "refresh_token": 1,
+    }
 
 
 def test_store_without_exclusive_lock_never_spends_a_refresh_token(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, processes: list[AirflowTokenCache]
+    rotating: TelnyxEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    processes: list[AirflowTokenCache],
 ) -> None:
-    with TelnyxEmulator(
-        rotate_refresh_tokens=True, refresh_token_on_client_credentials=True
-    ) as emulator:
-        conn_id = _set_conn(monkeypatch, emulator, extra={"token_lock": "none"})
-        variables = FakeVariables()
-        hook = _hook(conn_id, variables, tmp_path, processes)
-        hook.get_token()
-        # Neither the Variable nor this process's own copy may lead to the refresh token.
-        hook.get_token(force_refresh=True)
-        _hook(conn_id, variables, tmp_path, processes).get_token(force_refresh=True)
+    conn_id = _set_conn(monkeypatch, rotating, extra={"token_lock": "none"})
+    variables = FakeVariables()
+    hook = _hook(conn_id, variables, tmp_path, processes)
+    hook.get_token()
+    # Neither the Variable nor this process's own copy may lead to the refresh token.
+    hook.get_token(force_refresh=True)
+    _hook(conn_id, variables, tmp_path, processes).get_token(force_refresh=True)
 
-        assert json.loads(variables.values[variable_key(conn_id)])["refresh_token"] is None
-        assert emulator.counters.token_requests_by_grant == {"client_credentials": 3}
+    assert json.loads(variables.values[variable_key(conn_id)])["refresh_token"] is None
+    assert rotating.counters.token_requests_by_grant == {"client_credentials": 3}
 
 
 def test_file_lock_is_held_until_released(tmp_path: Path) -> None:
