@@ -6,9 +6,11 @@ so it touches no Airflow installation of yours and sends nothing beyond 127.0.0.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,6 +18,7 @@ import time
 from pathlib import Path
 
 HOME = tempfile.mkdtemp(prefix="airflow-telnyx-demo-")
+atexit.register(shutil.rmtree, HOME, ignore_errors=True)
 DAGS = Path(__file__).parent / "airflow_provider_telnyx_oauth" / "example_dags"
 os.environ.update(
     AIRFLOW_HOME=HOME,

@@ -5,14 +5,17 @@ AIRFLOW_HOME is set before anything imports Airflow, so a test run never touches
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 
 import pytest
 
 _HOME = tempfile.mkdtemp(prefix="airflow-telnyx-tests-")
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 os.environ["AIRFLOW_HOME"] = _HOME
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 DAGS_FOLDER = os.path.join(os.path.dirname(__file__), "dags")
