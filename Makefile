@@ -33,6 +33,7 @@ unit: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider
 	$(MAKE) --no-print-directory docs
+	$(MAKE) --no-print-directory test-airflow
 
 # The docs site, built strictly, then checked to load nothing remote (no CDN, no web font).
 docs: $(STAMP)
@@ -49,3 +50,31 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(AIRFLOW_VENV)
+
+# The Airflow provider lives in its own venv: prefect 3.9 and apache-airflow 3.3 cannot share one
+# (their fastapi pins conflict). Built on first use (30-80 s, ~300 MB); a failed install fails
+# `make test` (never skipped). The core is installed with --no-deps so Prefect never comes in, and
+# the stamp checks that the core modules import without it.
+.PHONY: install-airflow test-airflow demo-airflow
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_BIN := $(AIRFLOW_VENV)/bin
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-stamp
+
+$(AIRFLOW_STAMP): pyproject.toml airflow-provider/pyproject.toml
+	@echo "Installing Airflow 3.3 and the Telnyx provider into $(AIRFLOW_VENV) (30-80 s)..."
+	test -x $(AIRFLOW_BIN)/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_BIN)/python -m pip install --quiet --disable-pip-version-check 'apache-airflow==3.3.*' \
+		'httpx>=0.27,<1' 'pydantic-settings>=2.2,<3' 'pytest>=8' 'pytest-timeout>=2.3'
+	$(AIRFLOW_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . -e airflow-provider
+	$(AIRFLOW_BIN)/python -c "import sys, airflow_provider_telnyx_oauth.api, prefect_telnyx_oauth.emulator; \
+		assert 'prefect' not in sys.modules, 'the core loaded Prefect'"
+	touch $(AIRFLOW_STAMP)
+
+install-airflow: $(AIRFLOW_STAMP)
+
+test-airflow: $(AIRFLOW_STAMP)
+	cd airflow-provider && ../$(AIRFLOW_BIN)/pytest -q -p no:cacheprovider
+
+demo-airflow: $(AIRFLOW_STAMP)
+	@$(AIRFLOW_BIN)/python airflow-provider/demo.py
