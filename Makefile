@@ -8,10 +8,10 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 .PHONY: install demo test lint typecheck unit bench clean ui-check docs
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml core/pyproject.toml
 	@echo "Installing prefect-telnyx-oauth and its dev tools into $(VENV) (about a minute)..."
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e './core[emulator]' -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -26,6 +26,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy prefect_telnyx_oauth
+	cd core/src && ../../$(BIN)/mypy --config-file ../../pyproject.toml telnyx_oauth
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
@@ -61,13 +62,13 @@ AIRFLOW_VENV := .venv-airflow
 AIRFLOW_BIN := $(AIRFLOW_VENV)/bin
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-stamp
 
-$(AIRFLOW_STAMP): pyproject.toml airflow-provider/pyproject.toml
+$(AIRFLOW_STAMP): core/pyproject.toml airflow-provider/pyproject.toml
 	@echo "Installing Airflow 3.3 and the Telnyx provider into $(AIRFLOW_VENV) (30-80 s)..."
 	test -x $(AIRFLOW_BIN)/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
 	$(AIRFLOW_BIN)/python -m pip install --quiet --disable-pip-version-check 'apache-airflow==3.3.*' \
 		'httpx>=0.27,<1' 'pydantic-settings>=2.2,<3' 'pytest>=8' 'pytest-timeout>=2.3'
-	$(AIRFLOW_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . -e airflow-provider
-	$(AIRFLOW_BIN)/python -c "import sys, airflow_provider_telnyx_oauth.api, prefect_telnyx_oauth.emulator; \
+	$(AIRFLOW_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e ./core -e airflow-provider
+	$(AIRFLOW_BIN)/python -c "import sys, airflow_provider_telnyx_oauth.api, telnyx_oauth.emulator; \
 		assert 'prefect' not in sys.modules, 'the core loaded Prefect'"
 	touch $(AIRFLOW_STAMP)
 
@@ -78,3 +79,8 @@ test-airflow: $(AIRFLOW_STAMP)
 
 demo-airflow: $(AIRFLOW_STAMP)
 	@$(AIRFLOW_BIN)/python airflow-provider/demo.py
+
+# Issue 13: wheels and sdists of the three distributions, the wheels in clean venvs (~70 s).
+.PHONY: dist-check
+dist-check:
+	bash .ci/dist_check.sh

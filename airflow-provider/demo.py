@@ -31,7 +31,7 @@ os.environ.update(
 
 
 def main() -> int:
-    from prefect_telnyx_oauth.emulator import TelnyxEmulator
+    from telnyx_oauth.emulator import TelnyxEmulator
 
     with TelnyxEmulator() as emulator:
         os.environ["AIRFLOW_CONN_TELNYX_DEFAULT"] = json.dumps(

@@ -87,9 +87,13 @@ if TYPE_CHECKING:
     from prefect_telnyx_oauth._api import telnyx_request
     from prefect_telnyx_oauth._version import __version__
     from prefect_telnyx_oauth.account import get_balance
-    from prefect_telnyx_oauth.auth import TelnyxOAuth
     from prefect_telnyx_oauth.credentials import TelnyxOAuthCredentials
-    from prefect_telnyx_oauth.discovery import (
+    from prefect_telnyx_oauth.messaging import get_message, message_idempotency_key, send_message
+    from prefect_telnyx_oauth.numbers import list_phone_numbers, lookup_number
+    from prefect_telnyx_oauth.sdk import aget_telnyx_sdk_client, get_telnyx_sdk_client
+    from prefect_telnyx_oauth.tasks import get_telnyx_auth_headers, get_telnyx_token
+    from telnyx_oauth.auth import TelnyxOAuth
+    from telnyx_oauth.discovery import (
         IntrospectionError,
         ServerMetadata,
         TokenIntrospection,
@@ -98,7 +102,7 @@ if TYPE_CHECKING:
         discover,
         introspect_token,
     )
-    from prefect_telnyx_oauth.errors import (
+    from telnyx_oauth.errors import (
         ConfigurationError,
         InvalidClientError,
         InvalidGrantError,
@@ -115,14 +119,10 @@ if TYPE_CHECKING:
         TokenStoreUnavailableError,
         UnsupportedGrantTypeError,
     )
-    from prefect_telnyx_oauth.messaging import get_message, message_idempotency_key, send_message
-    from prefect_telnyx_oauth.models import TelnyxToken
-    from prefect_telnyx_oauth.numbers import list_phone_numbers, lookup_number
-    from prefect_telnyx_oauth.pkce import PkcePair, build_authorization_url, generate_pkce_pair
-    from prefect_telnyx_oauth.sdk import aget_telnyx_sdk_client, get_telnyx_sdk_client
-    from prefect_telnyx_oauth.settings import TelnyxSettings
-    from prefect_telnyx_oauth.tasks import get_telnyx_auth_headers, get_telnyx_token
-    from prefect_telnyx_oauth.token_client import (
+    from telnyx_oauth.models import TelnyxToken
+    from telnyx_oauth.pkce import PkcePair, build_authorization_url, generate_pkce_pair
+    from telnyx_oauth.settings import TelnyxSettings
+    from telnyx_oauth.token_client import (
         AuthorizationCodeGrant,
         ClientCredentialsGrant,
         RefreshTokenGrant,

@@ -21,17 +21,17 @@ from prefect.exceptions import MissingContextError
 from prefect.logging import get_run_logger
 from prefect.logging.loggers import LoggingAdapter
 
-from prefect_telnyx_oauth._api_errors import (
+from prefect_telnyx_oauth.credentials import TelnyxOAuthCredentials
+from prefect_telnyx_oauth.tasks import _load, forget_loaded
+from telnyx_oauth._api_errors import (
     api_error,
     check_path,
     json_body,
     may_retry,
 )
-from prefect_telnyx_oauth._retry import DEFAULT_RETRY_POLICY, RetryPolicy, retry_delay
-from prefect_telnyx_oauth.credentials import TelnyxOAuthCredentials
-from prefect_telnyx_oauth.errors import InvalidClientError
-from prefect_telnyx_oauth.models import utc_now
-from prefect_telnyx_oauth.tasks import _load, forget_loaded
+from telnyx_oauth._retry import DEFAULT_RETRY_POLICY, RetryPolicy, retry_delay
+from telnyx_oauth.errors import InvalidClientError
+from telnyx_oauth.models import utc_now
 
 logger = logging.getLogger("prefect_telnyx_oauth.api")
 

@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from prefect_telnyx_oauth._identity import Parts, credential_stamp, identity_key
 from prefect_telnyx_oauth._prefect_store import TOKEN_FIELDS, PrefectBlockStore, token_from_data
-from prefect_telnyx_oauth.errors import TokenStoreError
 from prefect_telnyx_oauth.events import emit_token_issued
-from prefect_telnyx_oauth.models import TelnyxToken
-from prefect_telnyx_oauth.settings import DEFAULT_BASE_URL
-from prefect_telnyx_oauth.token_cache import CachedToken, TokenSource
-from prefect_telnyx_oauth.token_client import TokenEndpointConfig
-from prefect_telnyx_oauth.token_store import MemoryTokenStore
+from telnyx_oauth._identity import Parts, credential_stamp, identity_key
+from telnyx_oauth.errors import TokenStoreError
+from telnyx_oauth.models import TelnyxToken
+from telnyx_oauth.settings import DEFAULT_BASE_URL
+from telnyx_oauth.token_cache import CachedToken, TokenSource
+from telnyx_oauth.token_client import TokenEndpointConfig
+from telnyx_oauth.token_store import MemoryTokenStore
 
 if TYPE_CHECKING:
     from prefect_telnyx_oauth.credentials import TelnyxOAuthCredentials

@@ -25,10 +25,10 @@ from prefect.client.schemas.responses import GlobalConcurrencyLimitResponse
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from pydantic import SecretStr
 
-from prefect_telnyx_oauth._identity import Parts, identity_key, stamp_matches
-from prefect_telnyx_oauth.errors import TokenStoreError, TokenStoreUnavailableError
-from prefect_telnyx_oauth.models import TelnyxToken
-from prefect_telnyx_oauth.token_store import TokenStoreSession
+from telnyx_oauth._identity import Parts, identity_key, stamp_matches
+from telnyx_oauth.errors import TokenStoreError, TokenStoreUnavailableError
+from telnyx_oauth.models import TelnyxToken
+from telnyx_oauth.token_store import TokenStoreSession
 
 logger = logging.getLogger("prefect_telnyx_oauth.store")
 

@@ -37,20 +37,20 @@ from prefect_telnyx_oauth._block_source import (
     keep_saved_token,
     mirror,
 )
-from prefect_telnyx_oauth._checks import (
+from prefect_telnyx_oauth._prefect_store import save_authorization
+from telnyx_oauth._checks import (
     check_attempts,
     check_choice,
     check_client_id,
     check_client_secret,
     check_seconds,
 )
-from prefect_telnyx_oauth._identity import Parts
-from prefect_telnyx_oauth._prefect_store import save_authorization
-from prefect_telnyx_oauth._urls import require_secure_url
-from prefect_telnyx_oauth.auth import TelnyxOAuth
-from prefect_telnyx_oauth.errors import ConfigurationError
-from prefect_telnyx_oauth.models import TelnyxToken
-from prefect_telnyx_oauth.settings import (
+from telnyx_oauth._identity import Parts
+from telnyx_oauth._urls import require_secure_url
+from telnyx_oauth.auth import TelnyxOAuth
+from telnyx_oauth.errors import ConfigurationError
+from telnyx_oauth.models import TelnyxToken
+from telnyx_oauth.settings import (
     AUTH_METHODS,
     BODY_FORMATS,
     DEFAULT_BASE_URL,
@@ -58,13 +58,13 @@ from prefect_telnyx_oauth.settings import (
     TokenEndpointAuthMethod,
     TokenRequestFormat,
 )
-from prefect_telnyx_oauth.token_cache import (
+from telnyx_oauth.token_cache import (
     DEFAULT_DEADLINE_SECONDS,
     CachedToken,
     TokenSource,
     default_cache,
 )
-from prefect_telnyx_oauth.token_client import AuthorizationCodeGrant, arequest_token
+from telnyx_oauth.token_client import AuthorizationCodeGrant, arequest_token
 
 logger = logging.getLogger("prefect_telnyx_oauth.credentials")
 

@@ -9,7 +9,7 @@ from prefect.context import FlowRunContext, TaskRunContext
 from prefect.events import emit_event
 from prefect.settings import PREFECT_API_URL
 
-from prefect_telnyx_oauth.models import TelnyxToken
+from telnyx_oauth.models import TelnyxToken
 
 if TYPE_CHECKING:
     from prefect_telnyx_oauth.credentials import TelnyxOAuthCredentials

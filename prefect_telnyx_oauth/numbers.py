@@ -11,8 +11,8 @@ from prefect.cache_policies import NONE
 
 from prefect_telnyx_oauth._api import DEFAULT_TIMEOUT_SECONDS, call_telnyx, run_logger
 from prefect_telnyx_oauth.credentials import TelnyxOAuthCredentials
-from prefect_telnyx_oauth.errors import ConfigurationError
 from prefect_telnyx_oauth.tasks import _load
+from telnyx_oauth.errors import ConfigurationError
 
 MAX_PAGE_SIZE = 250
 """The largest `page[size]` Telnyx accepts."""

@@ -21,9 +21,9 @@ from prefect.logging import get_run_logger
 from prefect.settings import PREFECT_API_URL
 
 from prefect_telnyx_oauth.credentials import TelnyxOAuthCredentials
-from prefect_telnyx_oauth.errors import InvalidClientError
-from prefect_telnyx_oauth.models import TelnyxToken
-from prefect_telnyx_oauth.token_cache import default_cache, describe
+from telnyx_oauth.errors import InvalidClientError
+from telnyx_oauth.models import TelnyxToken
+from telnyx_oauth.token_cache import default_cache, describe
 
 
 def is_transient(task: Any, task_run: TaskRun, state: State[Any]) -> bool:

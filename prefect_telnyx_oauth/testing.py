@@ -49,9 +49,9 @@ def reset_token_caches() -> None:
 
     Call it between tests that reuse block names or credentials.
     """
-    from prefect_telnyx_oauth.discovery import clear_metadata_cache
     from prefect_telnyx_oauth.tasks import forget_loaded
-    from prefect_telnyx_oauth.token_cache import default_cache
+    from telnyx_oauth.discovery import clear_metadata_cache
+    from telnyx_oauth.token_cache import default_cache
 
     default_cache.clear()
     forget_loaded()

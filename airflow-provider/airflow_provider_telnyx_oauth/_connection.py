@@ -12,10 +12,10 @@ from typing import Any, Literal
 
 from pydantic import SecretStr
 
-from prefect_telnyx_oauth._checks import check_choice, check_client_id, check_client_secret
-from prefect_telnyx_oauth._urls import require_secure_url
-from prefect_telnyx_oauth.settings import DEFAULT_BASE_URL
-from prefect_telnyx_oauth.token_client import TokenEndpointConfig
+from telnyx_oauth._checks import check_choice, check_client_id, check_client_secret
+from telnyx_oauth._urls import require_secure_url
+from telnyx_oauth.settings import DEFAULT_BASE_URL
+from telnyx_oauth.token_client import TokenEndpointConfig
 
 LockMode = Literal["auto", "file", "none"]
 

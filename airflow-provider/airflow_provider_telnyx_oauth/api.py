@@ -27,10 +27,10 @@ from urllib.parse import quote
 import httpx
 
 from airflow_provider_telnyx_oauth.hooks import TelnyxOAuthHook
-from prefect_telnyx_oauth._api_errors import api_error, check_path, json_body, may_retry
-from prefect_telnyx_oauth._retry import DEFAULT_RETRY_POLICY, retry_delay
-from prefect_telnyx_oauth.errors import ConfigurationError
-from prefect_telnyx_oauth.models import utc_now
+from telnyx_oauth._api_errors import api_error, check_path, json_body, may_retry
+from telnyx_oauth._retry import DEFAULT_RETRY_POLICY, retry_delay
+from telnyx_oauth.errors import ConfigurationError
+from telnyx_oauth.models import utc_now
 
 logger = logging.getLogger("airflow_provider_telnyx_oauth.api")
 

@@ -20,12 +20,12 @@ from airflow.sdk import BaseHook
 from airflow_provider_telnyx_oauth import CONN_TYPE
 from airflow_provider_telnyx_oauth._connection import TelnyxConnection
 from airflow_provider_telnyx_oauth.store import FileLock, Variables, VariableTokenStore
-from prefect_telnyx_oauth._cache_entry import fingerprint
-from prefect_telnyx_oauth._identity import credential_stamp, identity_key
-from prefect_telnyx_oauth.auth import TelnyxOAuth
-from prefect_telnyx_oauth.models import TelnyxToken
-from prefect_telnyx_oauth.token_cache import TokenCache, TokenSource
-from prefect_telnyx_oauth.token_store import MemoryTokenStore, TokenStore
+from telnyx_oauth._cache_entry import fingerprint
+from telnyx_oauth._identity import credential_stamp, identity_key
+from telnyx_oauth.auth import TelnyxOAuth
+from telnyx_oauth.models import TelnyxToken
+from telnyx_oauth.token_cache import TokenCache, TokenSource
+from telnyx_oauth.token_store import MemoryTokenStore, TokenStore
 
 logger = logging.getLogger("airflow_provider_telnyx_oauth")
 

@@ -35,10 +35,10 @@ from typing import Any, Protocol
 
 from pydantic import SecretStr
 
-from prefect_telnyx_oauth._cache_entry import fingerprint
-from prefect_telnyx_oauth._identity import Parts, identity_key, stamp_matches
-from prefect_telnyx_oauth.errors import TokenStoreError, TokenStoreUnavailableError
-from prefect_telnyx_oauth.models import TelnyxToken
+from telnyx_oauth._cache_entry import fingerprint
+from telnyx_oauth._identity import Parts, identity_key, stamp_matches
+from telnyx_oauth.errors import TokenStoreError, TokenStoreUnavailableError
+from telnyx_oauth.models import TelnyxToken
 
 logger = logging.getLogger("airflow_provider_telnyx_oauth.store")
 

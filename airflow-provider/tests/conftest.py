@@ -38,7 +38,7 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME}/airflow.db"
 
 from airflow_provider_telnyx_oauth.hooks import provider_cache  # noqa: E402
-from prefect_telnyx_oauth.emulator import TelnyxEmulator  # noqa: E402
+from telnyx_oauth.emulator import TelnyxEmulator  # noqa: E402
 
 
 class FakeVariables:

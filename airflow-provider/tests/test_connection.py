@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from airflow_provider_telnyx_oauth.hooks import TelnyxOAuthHook
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.errors import ConfigurationError
-from prefect_telnyx_oauth.models import TelnyxToken
+from telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.errors import ConfigurationError
+from telnyx_oauth.models import TelnyxToken
 from tests.conftest import connection_json
 
 

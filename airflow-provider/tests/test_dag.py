@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from airflow_provider_telnyx_oauth.store import variable_key
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 
 
 def test_dag_test_eight_mapped_tasks_make_one_token_request(

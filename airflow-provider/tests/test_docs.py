@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 from tests.conftest import DOCS_DAGS, connection_json
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "airflow.md"

@@ -12,7 +12,7 @@ import pytest
 
 from airflow_provider_telnyx_oauth.hooks import provider_cache
 from airflow_provider_telnyx_oauth.store import variable_key
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 from tests.conftest import EXAMPLE_DAGS, connection_json
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 from tests.conftest import connection_json
 
 BIN = Path(sys.executable).parent

@@ -15,7 +15,7 @@ import pytest
 
 from airflow_provider_telnyx_oauth.hooks import AirflowTokenCache, TelnyxOAuthHook
 from airflow_provider_telnyx_oauth.store import FileLock, variable_key
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 from tests.conftest import FakeVariables, connection_json
 
 

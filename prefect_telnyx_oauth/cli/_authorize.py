@@ -28,10 +28,10 @@ from prefect_telnyx_oauth.cli._common import (
     load_block,
     prefect_unreachable,
 )
-from prefect_telnyx_oauth.discovery import discover
-from prefect_telnyx_oauth.errors import TelnyxOAuthError
-from prefect_telnyx_oauth.models import TelnyxToken, utc_now
-from prefect_telnyx_oauth.pkce import build_authorization_url, generate_pkce_pair
+from telnyx_oauth.discovery import discover
+from telnyx_oauth.errors import TelnyxOAuthError
+from telnyx_oauth.models import TelnyxToken, utc_now
+from telnyx_oauth.pkce import build_authorization_url, generate_pkce_pair
 
 CALLBACK_PATH = "/callback"
 _POLL_SECONDS = 0.1

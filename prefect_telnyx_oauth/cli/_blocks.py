@@ -18,9 +18,9 @@ from prefect_telnyx_oauth.cli._common import (
     prefect_unreachable,
 )
 from prefect_telnyx_oauth.credentials import TelnyxOAuthCredentials
-from prefect_telnyx_oauth.errors import ConfigurationError, TelnyxOAuthError
-from prefect_telnyx_oauth.models import TelnyxToken
-from prefect_telnyx_oauth.settings import TelnyxSettings
+from telnyx_oauth.errors import ConfigurationError, TelnyxOAuthError
+from telnyx_oauth.models import TelnyxToken
+from telnyx_oauth.settings import TelnyxSettings
 
 _BLOCK_NAME = re.compile(r"^[a-z0-9-]+$")
 

@@ -9,7 +9,7 @@ import httpx
 import typer
 
 from prefect_telnyx_oauth.credentials import TelnyxOAuthCredentials
-from prefect_telnyx_oauth.errors import TelnyxOAuthError
+from telnyx_oauth.errors import TelnyxOAuthError
 
 BLOCK_TYPE_SLUG = "telnyx-oauth-credentials"
 

@@ -16,8 +16,8 @@ from prefect_telnyx_oauth.cli._common import (
     format_instant,
     load_block,
 )
-from prefect_telnyx_oauth.errors import TelnyxOAuthError
-from prefect_telnyx_oauth.models import TelnyxToken, utc_now
+from telnyx_oauth.errors import TelnyxOAuthError
+from telnyx_oauth.models import TelnyxToken, utc_now
 
 BlockOption = Annotated[str, typer.Option("--block", "-b", help="Name of the saved block.")]
 

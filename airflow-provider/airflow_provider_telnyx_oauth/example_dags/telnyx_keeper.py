@@ -17,7 +17,7 @@ from typing import Any
 from airflow.sdk import Param, dag, task
 
 from airflow_provider_telnyx_oauth.hooks import TelnyxOAuthHook
-from prefect_telnyx_oauth.models import utc_now
+from telnyx_oauth.models import utc_now
 
 logger = logging.getLogger(__name__)
 

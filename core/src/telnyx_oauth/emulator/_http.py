@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from prefect_telnyx_oauth.emulator._state import EmulatorState
+from telnyx_oauth.emulator._state import EmulatorState
 
 ERRORS_DOC_URL = "https://developers.telnyx.com/docs/overview/errors/"
 

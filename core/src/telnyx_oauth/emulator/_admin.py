@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from prefect_telnyx_oauth.emulator._state import DEFAULT_SCOPES, EmulatorState, OAuthClient
+from telnyx_oauth.emulator._state import DEFAULT_SCOPES, EmulatorState, OAuthClient
 
 _KNOB_TYPES: dict[str, tuple[type, ...]] = {
     "token_ttl_seconds": (int, float),

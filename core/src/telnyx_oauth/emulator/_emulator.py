@@ -6,11 +6,11 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Literal
 
-from prefect_telnyx_oauth.emulator._app import build_app
-from prefect_telnyx_oauth.emulator._counters import EmulatorCounters
-from prefect_telnyx_oauth.emulator._server import ServerThread
-from prefect_telnyx_oauth.emulator._spec import SpecMonitor, SpecReport
-from prefect_telnyx_oauth.emulator._state import (
+from telnyx_oauth.emulator._app import build_app
+from telnyx_oauth.emulator._counters import EmulatorCounters
+from telnyx_oauth.emulator._server import ServerThread
+from telnyx_oauth.emulator._spec import SpecMonitor, SpecReport
+from telnyx_oauth.emulator._state import (
     DEFAULT_SCOPES,
     BasicAuthDecoding,
     EmulatorState,

@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any, Literal
 
-from prefect_telnyx_oauth.emulator._counters import EmulatorCounters
+from telnyx_oauth.emulator._counters import EmulatorCounters
 
 DEFAULT_SCOPES = ("admin", "messaging", "numbers")
 CODE_TTL_SECONDS = 600.0

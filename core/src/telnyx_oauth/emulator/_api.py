@@ -40,8 +40,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from prefect_telnyx_oauth.emulator._http import telnyx_error, telnyx_error_item, telnyx_errors
-from prefect_telnyx_oauth.emulator._state import EmulatorState, IdempotencyConflict, TokenInfo
+from telnyx_oauth.emulator._http import telnyx_error, telnyx_error_item, telnyx_errors
+from telnyx_oauth.emulator._state import EmulatorState, IdempotencyConflict, TokenInfo
 
 E164_RE = re.compile(r"^\+[1-9]\d{1,14}$")
 _IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9_:-]{1,255}$")

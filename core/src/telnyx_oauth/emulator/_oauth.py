@@ -41,9 +41,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from prefect_telnyx_oauth.emulator._http import telnyx_error_item
-from prefect_telnyx_oauth.emulator._spec import SpecMonitor
-from prefect_telnyx_oauth.emulator._state import (
+from telnyx_oauth.emulator._http import telnyx_error_item
+from telnyx_oauth.emulator._spec import SpecMonitor
+from telnyx_oauth.emulator._state import (
     RATE_LIMIT,
     BasicAuthDecoding,
     EmulatorState,

@@ -31,7 +31,7 @@ class SpecCheckUnavailable(RuntimeError):
 
 def spec_text() -> str:
     """Return the packaged OpenAPI spec of the token endpoint, as YAML text."""
-    spec_dir = resources.files("prefect_telnyx_oauth.emulator").joinpath("spec")
+    spec_dir = resources.files("telnyx_oauth.emulator").joinpath("spec")
     return spec_dir.joinpath(SPEC_FILE).read_text(encoding="utf-8")
 
 
@@ -43,7 +43,7 @@ def _validators() -> dict[str, Any]:
     except ImportError as exc:
         msg = (
             "Checking answers against the OpenAPI spec needs PyYAML and jsonschema: "
-            "pip install 'prefect-telnyx-oauth[dev]' (or pyyaml jsonschema)."
+            "pip install pyyaml jsonschema."
         )
         raise SpecCheckUnavailable(msg) from exc
     schemas = yaml.safe_load(spec_text())["components"]["schemas"]

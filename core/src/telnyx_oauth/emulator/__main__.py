@@ -17,8 +17,8 @@ import sys
 import threading
 from types import FrameType
 
-from prefect_telnyx_oauth.emulator._emulator import TelnyxEmulator
-from prefect_telnyx_oauth.emulator._state import BASIC_AUTH_DECODINGS
+from telnyx_oauth.emulator._emulator import TelnyxEmulator
+from telnyx_oauth.emulator._state import BASIC_AUTH_DECODINGS
 
 # uvicorn's access log, one record per request.
 REQUEST_LOGGER = "uvicorn.access"

@@ -6,12 +6,12 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from prefect_telnyx_oauth.emulator._admin import AdminRoutes
-from prefect_telnyx_oauth.emulator._api import ApiRoutes
-from prefect_telnyx_oauth.emulator._http import RateLimitHeaders, http_exception_handler
-from prefect_telnyx_oauth.emulator._oauth import OAuthRoutes
-from prefect_telnyx_oauth.emulator._spec import SpecMonitor
-from prefect_telnyx_oauth.emulator._state import EmulatorState
+from telnyx_oauth.emulator._admin import AdminRoutes
+from telnyx_oauth.emulator._api import ApiRoutes
+from telnyx_oauth.emulator._http import RateLimitHeaders, http_exception_handler
+from telnyx_oauth.emulator._oauth import OAuthRoutes
+from telnyx_oauth.emulator._spec import SpecMonitor
+from telnyx_oauth.emulator._state import EmulatorState
 
 
 def build_app(

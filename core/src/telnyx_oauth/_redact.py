@@ -1,0 +1,54 @@
+"""Mask our own secrets in text a server sent back, in every form in which we sent them.
+
+A server that echoes what it received (in `error_description`, say) may quote the secret raw,
+percent- or form-encoded, JSON-escaped, or inside the base64 of the Basic header. Each of those
+forms is masked, base64 at every byte alignment, before the text reaches an exception message.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
+
+MASK = "***"
+_MIN_FORM_LENGTH = 6  # shorter fragments would mask ordinary words by accident
+
+
+def _base64_cores(data: bytes) -> set[str]:
+    """The base64 characters that depend on `data` alone, at each of the three alignments."""
+    cores = set()
+    for offset in range(3):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            encoded = encode(b"\0" * offset + data).decode("ascii")
+            first = -(-8 * offset // 6)  # the first character made of data bits only
+            last = 8 * (offset + len(data)) // 6  # one past the last such character
+            cores.add(encoded[first:last])
+    return cores
+
+
+def secret_forms(secret: str) -> set[str]:
+    """Every text form of `secret` we could have sent: raw, escaped, encoded, base64."""
+    escaped = {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+    }
+    forms = set(escaped)
+    for form in escaped:
+        forms |= _base64_cores(form.encode("utf-8"))
+    return {form for form in forms if len(form) >= _MIN_FORM_LENGTH}
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every form of every secret replaced by `***` (longest forms first)."""
+    forms: set[str] = set()
+    for secret in secrets:
+        if secret:
+            forms |= secret_forms(secret)
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, MASK)
+    return text

@@ -1,0 +1,294 @@
+"""One refresh shared across processes: store re-read, lock, re-read, request, persist, release.
+
+Another process or worker may already hold a fresh token, so the store is read first; only then
+is its cross-process lock taken, the store read again, and the token endpoint called. Waiters poll
+the store fast (the holder's token lands within a token request's time) and take the holder's
+token as soon as it is saved.
+
+Every step runs inside the call's deadline (`TokenSource.deadline_seconds`). Store calls get a
+share of it that always leaves one token attempt's time: a store that does not answer in time is
+given up, with a warning, and the refresh goes on in this process alone. A lock that stays held
+past the waiting share is given up too, and the token requested here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import random
+from collections.abc import Awaitable
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import httpx
+
+from telnyx_oauth.discovery import adiscover
+from telnyx_oauth.errors import (
+    ConfigurationError,
+    InvalidGrantError,
+    TelnyxOAuthError,
+    TokenStoreError,
+)
+from telnyx_oauth.models import TelnyxToken
+from telnyx_oauth.token_client import (
+    ClientCredentialsGrant,
+    Grant,
+    RefreshTokenGrant,
+    TokenEndpointConfig,
+    arequest_token,
+)
+from telnyx_oauth.token_store import (
+    MemorySession,
+    TokenStoreSession,
+    TokenStoreUnavailableError,
+)
+
+if TYPE_CHECKING:
+    from telnyx_oauth.token_cache import CachedToken, TokenCache, TokenSource
+
+logger = logging.getLogger("prefect_telnyx_oauth.cache")
+
+T = TypeVar("T")
+
+RENEW_EVERY_SECONDS = 20.0
+"""How often a holder renews its lock lease while its token request is still running."""
+
+STORE_CALL_SECONDS = 30.0
+"""The longest one store call may take (and never more than the deadline leaves). A healthy
+Prefect API answers in tens of milliseconds; a busy one (SQLite under 8 processes) answers 503 and
+is retried by Prefect's client for several seconds, so a call is given up only after this long."""
+
+AFTERCARE_SECONDS = 5.0
+"""The longest a lock release, a lease renewal or the token event may hold up callers; each is
+harmless to skip (a lease expires by itself)."""
+
+DISCOVERY_SECONDS = 5.0
+"""The longest the one server-metadata request per process may take."""
+
+FAST_POLL_SECONDS = 10.0
+"""Waiters poll at most every 0.5 s this long (a token request lands well within it), then 2 s."""
+
+GrantName = Literal["refresh_token", "client_credentials"]
+
+
+class Budget:
+    """The time left of one call, on the running loop's clock."""
+
+    def __init__(self, seconds: float, reserve: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.seconds = seconds
+        self.end = self._loop.time() + seconds
+        self.reserve = min(reserve, seconds / 2)  # always kept for one token attempt
+
+    def left(self) -> float:
+        """Seconds until the deadline."""
+        return self.end - self._loop.time()
+
+    def spare(self) -> float:
+        """Seconds that store calls and lock waits may still use."""
+        return self.left() - self.reserve
+
+
+async def store_call(budget: Budget, call: Awaitable[T], what: str, *, at_least: float = 0.0) -> T:
+    """Await one store call within its share of the deadline (but `at_least` this long).
+
+    Raises:
+        TokenStoreUnavailableError: it did not answer in time.
+    """
+    timeout = max(min(STORE_CALL_SECONDS, budget.spare()), at_least)
+    try:
+        if timeout <= 0:
+            raise asyncio.TimeoutError
+        return await asyncio.wait_for(call, timeout)
+    except asyncio.TimeoutError:
+        if asyncio.iscoroutine(call):
+            call.close()
+        msg = f"no answer to {what} within {max(timeout, 0):.1f} s"
+        raise TokenStoreUnavailableError(msg) from None
+
+
+async def refresh(
+    cache: TokenCache, source: TokenSource, force: bool, avoid: frozenset[str]
+) -> CachedToken:
+    """Get a new token for `source` through its store, or in this process if the store fails."""
+    budget = Budget(source.deadline_seconds, reserve=source.endpoint.timeout_seconds)
+    try:
+        async with AsyncExitStack() as stack:
+            opening = stack.enter_async_context(source.store.session())
+            session = await store_call(budget, opening, "opening the store")
+            return await _refresh_with(cache, source, session, force, avoid, budget)
+    except TokenStoreError as exc:
+        logger.warning(
+            "could not share the token of %s through its store (%s); refreshing in this process "
+            "only.",
+            source.label,
+            exc,
+        )
+    # This process's memory answers at once: what is left of the deadline is the request's.
+    alone = Budget(max(budget.left(), 0.0), reserve=0.0)
+    return await _refresh_with(cache, source, MemorySession(), force, avoid, alone)
+
+
+async def _refresh_with(
+    cache: TokenCache,
+    source: TokenSource,
+    session: TokenStoreSession,
+    force: bool,
+    avoid: frozenset[str],
+    budget: Budget,
+) -> CachedToken:
+    stored = await store_call(budget, session.read(), "reading the token")
+    if force and stored is not None:
+        # The token the caller wants replaced may live only in the store; a different one
+        # saved after this read is newer, and is taken.
+        avoid |= {cache.token_id(stored)}
+    if stored is not None and cache.usable(source, stored, avoid):
+        return cache.land(source, stored, "store")
+    lease = await _acquire(cache, source, session, avoid, budget)
+    if not isinstance(lease, _Lease):
+        return lease
+    try:
+        stored = await store_call(budget, session.read(), "reading the token")
+        if stored is not None and cache.usable(source, stored, avoid):
+            return cache.land(source, stored, "store")
+        held = _newest(stored, cache.held(source.key), source.seed)
+        renewal = asyncio.ensure_future(_keep_renewing(session, lease.value))
+        try:
+            token, grant_name = await _request(cache, source, held, budget)
+        finally:
+            renewal.cancel()
+        try:
+            # Saving is never skipped for lack of time: a token nobody else sees costs every
+            # other process a request, and a rotated refresh token would be lost.
+            saving = session.write(token)
+            await store_call(budget, saving, "saving the new token", at_least=AFTERCARE_SECONDS)
+        except TokenStoreError as exc:
+            logger.warning(
+                "could not save the new token of %s (%s); it is kept in memory only.",
+                source.label,
+                exc,
+            )
+    finally:
+        if lease.value is not None:
+            await _release(session, lease.value, source.label)
+    entry = cache.land(source, token, grant_name)
+    if source.on_issued is not None:
+        try:
+            await asyncio.wait_for(source.on_issued(token, grant_name), AFTERCARE_SECONDS)
+        except Exception as exc:  # an event is news, never a reason to fail a good refresh
+            logger.debug("could not announce the new token of %s: %s", source.label, exc)
+    return entry
+
+
+class _Lease:
+    """The lock's lease, or None when the refresh goes on without the lock."""
+
+    def __init__(self, value: object | None) -> None:
+        self.value = value
+
+
+async def _acquire(
+    cache: TokenCache,
+    source: TokenSource,
+    session: TokenStoreSession,
+    avoid: frozenset[str],
+    budget: Budget,
+) -> _Lease | CachedToken:
+    """Take the refresh lock, or return the token another holder saved meanwhile."""
+    delay, waited = 0.05, 0.0
+    while (lease := await store_call(budget, session.try_lock(), "taking the lock")) is None:
+        pause = min(delay * (0.5 + random.random()), max(budget.spare() - 0.05, 0.0))
+        if pause <= 0:
+            logger.warning(
+                "waited %.0f s for another process to refresh %s; refreshing here.",
+                waited,
+                source.label,
+            )
+            return _Lease(None)
+        await asyncio.sleep(pause)
+        waited += pause
+        delay = min(delay * 1.5, 0.5 if waited < FAST_POLL_SECONDS else 2.0)
+        stored = await store_call(budget, session.read(), "reading the token")
+        if stored is not None and cache.usable(source, stored, avoid):
+            return cache.land(source, stored, "store")
+    return _Lease(lease)
+
+
+async def _release(session: TokenStoreSession, lease: object, label: str) -> None:
+    try:
+        await asyncio.wait_for(session.unlock(lease), AFTERCARE_SECONDS)
+    except (TokenStoreError, asyncio.TimeoutError) as exc:  # the lease expires by itself
+        logger.warning("could not release the refresh lock of %s: %s", label, exc)
+
+
+async def _endpoint(cache: TokenCache, source: TokenSource, budget: Budget) -> TokenEndpointConfig:
+    """The token endpoint: the server's published one (RFC 8414, once per process) or the
+    configured default. Discovery never costs a refresh its token: any failure keeps the default."""
+    if source.discover_from is None:
+        return source.endpoint
+    timeout = max(min(DISCOVERY_SECONDS, budget.spare()), 0.5)
+    try:
+        metadata = await asyncio.wait_for(
+            adiscover(source.discover_from, client=cache.http_client(), timeout_seconds=timeout),
+            timeout,
+        )
+    except (asyncio.TimeoutError, TelnyxOAuthError, httpx.HTTPError) as exc:
+        logger.debug(
+            "no server metadata for %s (%s); using the default token URL", source.label, exc
+        )
+        return source.endpoint
+    if metadata.token_endpoint == source.endpoint.token_url:
+        return source.endpoint
+    return dataclasses.replace(source.endpoint, token_url=metadata.token_endpoint)
+
+
+async def _request(
+    cache: TokenCache, source: TokenSource, held: TelnyxToken | None, budget: Budget
+) -> tuple[TelnyxToken, GrantName]:
+    options: dict[str, Any] = {"client": cache.http_client(), "now": cache.now}
+    endpoint = await _endpoint(cache, source, budget)
+    if held is not None and held.refresh_token is not None:
+        grant: Grant = RefreshTokenGrant(held.refresh_token, scope=source.scope)
+        try:
+            token = await arequest_token(endpoint, grant, deadline_seconds=budget.left(), **options)
+            return token, "refresh_token"
+        except InvalidGrantError as exc:
+            if source.user_grant:
+                # client_credentials would act as another principal: say what to do instead.
+                msg = f"The refresh token of {source.label} was refused: {exc} "
+                raise InvalidGrantError(
+                    msg + source.reconnect_hint,
+                    status_code=exc.status_code,
+                    error=exc.error,
+                    error_description=exc.error_description,
+                ) from None
+            logger.info(
+                "refresh token of %s was rejected (invalid_grant); "
+                "requesting a new token with client_credentials.",
+                source.label,
+            )
+    if source.user_grant:
+        msg = f"{source.label} holds no refresh token yet. {source.reconnect_hint}"
+        raise ConfigurationError(msg)
+    grant = ClientCredentialsGrant(scope=source.scope)
+    token = await arequest_token(endpoint, grant, deadline_seconds=budget.left(), **options)
+    return token, "client_credentials"
+
+
+def _newest(*tokens: TelnyxToken | None) -> TelnyxToken | None:
+    """The most recently issued token that carries a refresh token (older ones may be rotated)."""
+    candidates = [t for t in tokens if t is not None and t.refresh_token is not None]
+    return max(candidates, key=lambda t: t.issued_at or t.expires_at, default=None)
+
+
+async def _keep_renewing(session: TokenStoreSession, lease: object | None) -> None:
+    """Renew the refresh lock while a slow token request (retries, Retry-After) is running."""
+    if lease is None:
+        return
+    while True:
+        await asyncio.sleep(RENEW_EVERY_SECONDS)
+        try:
+            await asyncio.wait_for(session.renew(lease), AFTERCARE_SECONDS)
+        except (TokenStoreError, asyncio.TimeoutError) as exc:  # at worst another one refreshes
+            logger.warning("could not renew the refresh lock: %s", exc)
