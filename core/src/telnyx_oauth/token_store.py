@@ -1,9 +1,10 @@
 """Where tokens outlive this process: the store interface the cache asks, and the in-memory store.
 
 A store hands out sessions; one session serves one refresh: read the persisted token, take the
-cross-process refresh lock, write the new token, release the lock. `credentials.py` implements it
-with the Prefect API (in prefect-telnyx-oauth); `MemoryTokenStore` is the store of an unsaved block and
-of tests. This module imports no orchestrator.
+cross-process refresh lock, write the new token, release the lock. Each orchestrator package
+implements it (prefect-telnyx-oauth on a block document, the Airflow provider on a Variable);
+`MemoryTokenStore` is the store of an unsaved block and of tests. This module imports no
+orchestrator.
 
 A session raises `TokenStoreError` (or its subclass `TokenStoreUnavailableError`) for anything that
 goes wrong, never a raw `KeyError` or `ValidationError`; the cache then falls back to this process.

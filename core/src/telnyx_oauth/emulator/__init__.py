@@ -37,7 +37,7 @@ Example:
         assert emulator.counters.token_requests_by_status == {503: 1, 200: 1}
     ```
 
-From a shell, `python -m prefect_telnyx_oauth.emulator --port 8765` serves until Ctrl-C and prints
+From a shell, `python -m telnyx_oauth.emulator --port 8765` serves until Ctrl-C and prints
 the matching `export TELNYX_...` lines and curl examples. Its knobs change at run time:
 
 ```

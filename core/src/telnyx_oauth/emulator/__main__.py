@@ -1,4 +1,4 @@
-"""`python -m prefect_telnyx_oauth.emulator`: serve a local Telnyx until Ctrl-C.
+"""`python -m telnyx_oauth.emulator` (or `prefect_telnyx_oauth.emulator`): a local Telnyx.
 
 It prints the base URL, `export TELNYX_...` lines for the client library and ready curl commands,
 then one line per request unless `--quiet`. Knobs given as flags apply from the start; change them
@@ -26,7 +26,7 @@ REQUEST_LOGGER = "uvicorn.access"
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m prefect_telnyx_oauth.emulator",
+        prog="python -m telnyx_oauth.emulator",
         description="Serve a local Telnyx OAuth token endpoint and API until Ctrl-C.",
     )
     add = parser.add_argument
