@@ -17,7 +17,6 @@ import httpx
 from prefect._internal.compatibility.async_dispatch import async_dispatch
 from prefect.blocks.abstract import CredentialsBlock
 from prefect.client.orchestration import PrefectClient, get_client
-from prefect.client.schemas.objects import BlockDocument
 from prefect.exceptions import ObjectNotFound
 from pydantic import (
     BeforeValidator,
@@ -209,11 +208,12 @@ class TelnyxOAuthCredentials(CredentialsBlock):
         super().__init__(**data)
 
     @classmethod
-    def _from_block_document(cls, block_document: BlockDocument) -> TelnyxOAuthCredentials:
-        # Every load (sync or async, by name or by id) builds the block here.
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> TelnyxOAuthCredentials:
+        # Every load builds the block here (by name or id, and Prefect's generic Block.load or a
+        # block reference in a deployment's parameters): saved data, not a typo in code.
         loading = _loading.set(True)
         try:
-            return super()._from_block_document(block_document)
+            return super().model_validate(obj, *args, **kwargs)
         finally:
             _loading.reset(loading)
 

@@ -153,6 +153,10 @@ async def test_document_from_an_earlier_version_with_an_unknown_field_still_load
         )
     loaded = await TelnyxOAuthCredentials.aload("older-version")
     assert loaded.client_id == emulator.client_id
+    from prefect.blocks.core import Block
+
+    generic = await Block.aload("telnyx-oauth-credentials/older-version")  # how Prefect resolves
+    assert isinstance(generic, TelnyxOAuthCredentials)  # a block reference in parameters
 
 
 def test_assigning_a_plain_string_secret_keeps_it_secret() -> None:
