@@ -162,31 +162,42 @@ def test_discover_falls_back_to_defaults_when_the_server_is_unreachable() -> Non
     assert metadata.token_endpoint == f"{base}/oauth/token"
 
 
-def test_discover_ignores_metadata_of_another_issuer(metadata_server: MetadataServer) -> None:
+def test_discover_ignores_metadata_of_another_issuer(
+    metadata_server: MetadataServer, caplog: pytest.LogCaptureFixture
+) -> None:
     metadata_server.publish(token_endpoint=f"{metadata_server.origin}/t")
     metadata_server.body["issuer"] = "https://evil.example"
-    _refused(metadata_server)
+    _refused(metadata_server, caplog)
 
 
-def _refused(metadata_server: MetadataServer) -> None:
-    """The document is not followed, the defaults apply, and it is not fetched again."""
+def _refused(metadata_server: MetadataServer, caplog: pytest.LogCaptureFixture) -> None:
+    """The document is not followed, the defaults apply, it is not fetched again, and a warning
+    says why (once)."""
+    caplog.set_level(logging.WARNING, logger=discovery.logger.name)
     for _ in range(2):
         metadata = discover(metadata_server.base_url)
         assert metadata.source == "defaults"
         assert metadata.token_endpoint == f"{metadata_server.base_url}/oauth/token"
     assert metadata_server.hits == 1
+    warnings = [r for r in caplog.records if r.name == discovery.logger.name]
+    assert [r.levelno for r in warnings] == [logging.WARNING]
+    assert metadata_server.base_url.removesuffix("/v2") in warnings[0].getMessage()
 
 
-def test_discover_refuses_metadata_without_an_issuer(metadata_server: MetadataServer) -> None:
+def test_discover_refuses_metadata_without_an_issuer(
+    metadata_server: MetadataServer, caplog: pytest.LogCaptureFixture
+) -> None:
     metadata_server.publish(token_endpoint=f"{metadata_server.origin}/t")
     del metadata_server.body["issuer"]
-    _refused(metadata_server)
+    _refused(metadata_server, caplog)
 
 
-def test_discover_refuses_an_issuer_other_than_the_origin(metadata_server: MetadataServer) -> None:
+def test_discover_refuses_an_issuer_other_than_the_origin(
+    metadata_server: MetadataServer, caplog: pytest.LogCaptureFixture
+) -> None:
     metadata_server.publish(token_endpoint=f"{metadata_server.origin}/t")
     metadata_server.body["issuer"] = metadata_server.base_url
-    _refused(metadata_server)
+    _refused(metadata_server, caplog)
 
 
 @pytest.mark.parametrize(
@@ -198,18 +209,28 @@ def test_discover_refuses_an_issuer_other_than_the_origin(metadata_server: Metad
     ],
 )
 def test_discover_refuses_an_endpoint_off_the_issuers_host(
-    metadata_server: MetadataServer, endpoint: str
+    metadata_server: MetadataServer, endpoint: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     metadata_server.publish(token_endpoint=endpoint)
-    _refused(metadata_server)
+    _refused(metadata_server, caplog)
+
+
+def test_discover_refuses_an_endpoint_on_another_port_of_the_issuers_host(
+    metadata_server: MetadataServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Another port of the same host may be another server (another emulator, here).
+    other = MetadataServer()
+    other.close()
+    metadata_server.publish(authorization_endpoint=f"{other.base_url}/oauth/authorize")
+    _refused(metadata_server, caplog)
 
 
 def test_discover_refuses_a_body_that_is_not_a_json_object_and_remembers_it(
-    metadata_server: MetadataServer,
+    metadata_server: MetadataServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     metadata_server.status = 200
     metadata_server.body = ["not", "metadata"]
-    _refused(metadata_server)
+    _refused(metadata_server, caplog)
 
 
 def test_discover_refuses_plain_http_on_a_dot_localhost_name() -> None:
@@ -302,6 +323,7 @@ def test_introspect_token_refuses_plain_http_on_a_public_host(emulator: TelnyxEm
 # --- what an echoing server gets back into our errors ------------------------------------------
 
 ECHO = "{echo}"
+ORIGIN = "{origin}"
 ERROR_TEXT_LIMIT = 200  # the longest piece of server text an error or log line quotes
 CONTROL = "\x1b[31m\r\nforged log line\x00"
 
@@ -328,6 +350,7 @@ class EchoServer(LoopbackServer):
                 else:
                     payload = json.dumps(outer.body)
                     payload = payload.replace(json.dumps(ECHO)[1:-1], json.dumps(echoed)[1:-1])
+                payload = payload.replace(ORIGIN, outer.origin)
                 self.answer(outer.status, payload.encode(), outer.content_type)
 
             do_GET = do_POST = _echo
@@ -401,6 +424,10 @@ DISCOVERY_ANSWERS = [
     pytest.param(200, ECHO, id="not_json"),
     pytest.param(200, {"issuer": ECHO, "token_endpoint": ECHO}, id="echoed_issuer"),
     pytest.param(200, {"token_endpoint": ECHO}, id="no_issuer"),
+    pytest.param(200, {"issuer": ORIGIN, "token_endpoint": ECHO}, id="echoed_endpoint"),
+    pytest.param(
+        200, {"issuer": ORIGIN, "token_endpoint": f"https://x.example/{ECHO}"}, id="foreign_host"
+    ),
 ]
 
 
