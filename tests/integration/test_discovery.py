@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,12 +46,14 @@ class MetadataServer(LoopbackServer):
         self.status = 404
         self.body: Any = {"error": "not_found"}
         self.hits = 0
+        self.delay_seconds = 0.0
         outer = self
 
         class Handler(QuietHandler):
             def do_GET(self) -> None:
                 if self.path == WELL_KNOWN:
                     outer.hits += 1
+                    time.sleep(outer.delay_seconds)
                 payload = json.dumps(outer.body).encode()
                 self.answer(outer.status if self.path == WELL_KNOWN else 404, payload)
 
@@ -151,6 +156,19 @@ def test_discover_remembers_a_transient_failure_for_a_while_then_asks_again(
     monkeypatch.setattr(discovery, "RETRY_FAILED_METADATA_SECONDS", 0.0)
     assert discover(metadata_server.base_url).token_endpoint == f"{metadata_server.origin}/t"
     assert metadata_server.hits == 2
+
+
+async def test_adiscover_cut_short_by_its_caller_is_remembered_as_a_failure(
+    metadata_server: MetadataServer,
+) -> None:
+    # The token refresh bounds discovery with asyncio.wait_for; a metadata endpoint that hangs
+    # must not cost that wait again at every refresh.
+    metadata_server.delay_seconds = 2.0
+    for _ in range(2):
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(adiscover(metadata_server.base_url), 0.3)
+    assert (await adiscover(metadata_server.base_url)).source == "defaults"
+    assert metadata_server.hits == 1
 
 
 def test_discover_falls_back_to_defaults_when_the_server_is_unreachable() -> None:

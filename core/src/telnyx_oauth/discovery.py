@@ -21,6 +21,7 @@ reaches errors and logs only through `printable` (masked, one line, bounded).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
@@ -283,7 +284,13 @@ async def adiscover(
         return cached
     request = metadata_request(base_url, timeout_seconds)
     async with _async_client(client) as http:
-        outcome = await _asend(http, request)
+        try:
+            outcome = await _asend(http, request)
+        except asyncio.CancelledError:
+            # Cut short by the caller's deadline (a refresh's wait_for): a failure like a
+            # timeout, so the next refresh does not wait for this endpoint again.
+            _remember(base_url, httpx.ReadTimeout("cut short by the caller", request=request))
+            raise
     return _remember(base_url, outcome)
 
 
