@@ -166,3 +166,27 @@ def test_discover_token_endpoint_variable_with_a_bad_value_names_it(
     monkeypatch.setenv("TELNYX_DISCOVER_TOKEN_ENDPOINT", "maybe")
     with pytest.raises(ConfigurationError, match="TELNYX_DISCOVER_TOKEN_ENDPOINT"):
         _block(telnyx.base_url, telnyx)
+
+
+def test_a_404_with_an_oauth_style_body_still_names_the_url_tried() -> None:
+    # A gateway with no route for the path answers 404 in OAuth words; no token endpoint answers
+    # 404, so the message must still say which URL was tried and what to check.
+    class NoRoute(QuietHandler):
+        def do_POST(self) -> None:
+            self.received_body()
+            body = {"error": "not_found", "error_description": "no route"}
+            self.answer(404, json.dumps(body).encode())
+
+    server = LoopbackServer(NoRoute)
+    try:
+        block = TelnyxOAuthCredentials(
+            client_id="client-id", client_secret="client-secret-value", base_url=server.base_url
+        )
+        with pytest.raises(TokenResponseError) as caught:
+            block.get_token()
+    finally:
+        server.close()
+    message = str(caught.value)
+    assert f"{server.base_url}/oauth/token" in message
+    assert "base_url" in message
+    assert caught.value.status_code == 404

@@ -69,15 +69,22 @@ def request_error(
     status = response.status_code
     where = f"Telnyx token endpoint {config.token_url}"
     error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, str) or not error.strip():
+    secrets = _sent_secrets(config, grant)
+    oauth_body = isinstance(error, str) and bool(error.strip())
+    if status == 404 or not oauth_body:
+        # No token endpoint answers 404, whatever the body says: the URL is wrong.
+        said = (
+            f"({printable(str(error), secrets)})"
+            if oauth_body
+            else f"without an OAuth error body ({describe_body(response)})"
+        )
         msg = (
             f"{where} answered {status} to the {grant.grant_type} grant of client id "
-            f"{config.client_id!r} without an OAuth error body ({describe_body(response)}). "
-            + _no_oauth_body_next_step(status)
+            f"{config.client_id!r} {said}. " + _no_oauth_body_next_step(status)
         )
         return TokenResponseError(msg, status_code=status)
     assert isinstance(body, dict)
-    secrets = _sent_secrets(config, grant)
+    assert isinstance(error, str)
     error = printable(error, secrets)
     raw_description = body.get("error_description")
     description = (
