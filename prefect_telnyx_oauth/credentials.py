@@ -175,7 +175,7 @@ class TelnyxOAuthCredentials(CredentialsBlock):
         description=(
             "Off (default): tokens are requested at the token URL, or the base URL plus "
             "'/oauth/token'. On, with no token URL: at the endpoint the server's OAuth metadata "
-            "names, if its issuer is the base URL's origin and the endpoint is on that host."
+            "names, if its issuer is the base URL's origin and the endpoint is on that origin."
         ),
     )
 

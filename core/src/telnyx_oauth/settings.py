@@ -76,7 +76,7 @@ class TelnyxSettings(BaseSettings):
         description=(
             "Take the token endpoint from the server's RFC 8414 metadata when `token_url` is "
             "unset (`TELNYX_DISCOVER_TOKEN_ENDPOINT`); only a document whose issuer is the base "
-            "URL's origin, naming endpoints on that host, is followed."
+            "URL's origin, naming endpoints on that origin, is followed."
         ),
     )
 
@@ -107,7 +107,7 @@ class TelnyxSettings(BaseSettings):
     @field_validator("discover_token_endpoint", mode="before")
     @classmethod
     def _flag(cls, value: Any) -> Any:
-        return check_flag("TELNYX_DISCOVER_TOKEN_ENDPOINT", value)
+        return _check_flag("TELNYX_DISCOVER_TOKEN_ENDPOINT", value)
 
     @field_validator("token_max_attempts", mode="before")
     @classmethod
@@ -117,11 +117,13 @@ class TelnyxSettings(BaseSettings):
         return check_attempts("TELNYX_TOKEN_MAX_ATTEMPTS", whole)
 
 
-_FLAGS = {"true": True, "1": True, "yes": True, "on": True}
-_FLAGS |= {"false": False, "0": False, "no": False, "off": False, "": False}
+_FLAGS = {
+    **dict.fromkeys(("true", "1", "yes", "on"), True),
+    **dict.fromkeys(("false", "0", "no", "off", ""), False),
+}
 
 
-def check_flag(name: str, value: Any) -> bool:
+def _check_flag(name: str, value: Any) -> bool:
     """An on/off value (a bool, or an environment string such as `true` or `0`) as a bool.
 
     Raises:
