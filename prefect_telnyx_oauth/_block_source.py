@@ -83,7 +83,10 @@ def build_source(block: TelnyxOAuthCredentials) -> TokenSource:
         seed=seed,
         stamp=stamp,
         on_issued=lambda token, grant: emit_token_issued(block, token, grant),
-        discover_from=None if block.token_url else block.base_url,
+        # Discovery only when asked for: else tokens go to base_url + /oauth/token, as documented.
+        discover_from=block.base_url
+        if block.discover_token_endpoint and not block.token_url
+        else None,
         user_grant=block.grant_type == "authorization_code",
         reconnect_hint=(
             f"Run `prefect-telnyx-oauth authorize --block {name}` to connect the Telnyx account "

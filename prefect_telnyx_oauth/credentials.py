@@ -169,6 +169,15 @@ class TelnyxOAuthCredentials(CredentialsBlock):
             "refresh, every attempt and every retry wait included."
         ),
     )
+    discover_token_endpoint: bool = Field(
+        default_factory=_env("discover_token_endpoint"),
+        json_schema_extra={"default": False},
+        description=(
+            "Off (default): tokens are requested at the token URL, or the base URL plus "
+            "'/oauth/token'. On, with no token URL: at the endpoint the server's OAuth metadata "
+            "names, if its issuer is the base URL's origin and the endpoint is on that origin."
+        ),
+    )
 
     # The token cache: saved with the block, encrypted and masked like the other secrets, and
     # hidden from the UI form (a person never types these).

@@ -61,6 +61,8 @@ def sample_value(field_name: str) -> tuple[str, Any]:
     choices = [c for c in get_args(field.annotation) if c != field.default]
     if get_origin(field.annotation) is Literal:  # another of its values
         return str(choices[0]), choices[0]
+    if field.annotation is bool:
+        return "true", True
     if "url" in field_name:
         return "http://127.0.0.1:8765/v2", "http://127.0.0.1:8765/v2"
     if field.annotation is float:

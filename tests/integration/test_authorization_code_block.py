@@ -133,39 +133,3 @@ def test_authorization_code_block_without_a_refresh_token_says_to_authorize(
     with pytest.raises(ConfigurationError, match="prefect-telnyx-oauth authorize"):
         block.get_token()
     assert emulator.counters.token_requests == 0
-
-
-def test_block_takes_its_token_endpoint_from_the_servers_metadata(
-    emulator: TelnyxEmulator,
-) -> None:
-    # A base URL whose server publishes RFC 8414 metadata naming another token endpoint.
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Metadata(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            origin = f"http://127.0.0.1:{self.server.server_address[1]}"
-            body = {
-                "issuer": origin,
-                "token_endpoint": emulator.token_url,
-                "authorization_endpoint": f"{emulator.base_url}/oauth/authorize",
-            }
-            found = self.path == "/.well-known/oauth-authorization-server"
-            self.send_response(200 if found else 404)
-            self.send_header("content-type", "application/json")
-            self.end_headers()
-            self.wfile.write(json.dumps(body).encode() if found else b"{}")
-
-        def log_message(self, *args: object) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Metadata)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        block = make_block(emulator, base_url=f"http://127.0.0.1:{server.server_address[1]}/v2")
-        token = block.get_token()
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert token.access_token.get_secret_value() == emulator.issued_access_tokens()[0]

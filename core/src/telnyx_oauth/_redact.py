@@ -3,6 +3,7 @@
 A server that echoes what it received (in `error_description`, say) may quote the secret raw,
 percent- or form-encoded, JSON-escaped, or inside the base64 of the Basic header. Each of those
 forms is masked, base64 at every byte alignment, before the text reaches an exception message.
+`printable` is the one way server text reaches an error or a log line: masked, one line, bounded.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
+ERROR_TEXT_LIMIT = 200
+"""The most characters of one piece of server text that an error message or log line quotes."""
 _MIN_FORM_LENGTH = 6  # shorter fragments would mask ordinary words by accident
 
 
@@ -52,3 +55,13 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     for form in sorted(forms, key=len, reverse=True):
         text = text.replace(form, MASK)
     return text
+
+
+def printable(text: str, secrets: Iterable[str] = (), *, limit: int = ERROR_TEXT_LIMIT) -> str:
+    """Server text made safe to show: `secrets` masked, control characters blanked, `limit` long.
+
+    Masking comes first, so a secret split by a control character or the cut is still found.
+    """
+    text = redact(text, secrets)
+    text = "".join(char if char.isprintable() else " " for char in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

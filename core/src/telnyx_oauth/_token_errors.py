@@ -10,7 +10,7 @@ from datetime import datetime
 
 import httpx
 
-from telnyx_oauth._redact import redact
+from telnyx_oauth._redact import printable
 from telnyx_oauth._retry import RetryLimits, is_transient, server_wait_seconds
 from telnyx_oauth._token_request import (
     AuthorizationCodeGrant,
@@ -28,9 +28,6 @@ from telnyx_oauth.errors import (
 from telnyx_oauth.models import GrantType
 
 STATUS_PAGE_URL = "https://status.telnyx.com"
-
-_DESCRIPTION_LIMIT = 200
-_TEXT_LIMIT = 200
 
 
 def describe_body(response: httpx.Response) -> str:
@@ -72,18 +69,26 @@ def request_error(
     status = response.status_code
     where = f"Telnyx token endpoint {config.token_url}"
     error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, str) or not error.strip():
+    secrets = _sent_secrets(config, grant)
+    oauth_body = isinstance(error, str) and bool(error.strip())
+    if status == 404 or not oauth_body:
+        # No token endpoint answers 404, whatever the body says: the URL is wrong.
+        said = (
+            f"({printable(str(error), secrets)})"
+            if oauth_body
+            else f"without an OAuth error body ({describe_body(response)})"
+        )
         msg = (
             f"{where} answered {status} to the {grant.grant_type} grant of client id "
-            f"{config.client_id!r} without an OAuth error body ({describe_body(response)}). "
-            + _no_oauth_body_next_step(status)
+            f"{config.client_id!r} {said}. " + _no_oauth_body_next_step(status)
         )
         return TokenResponseError(msg, status_code=status)
     assert isinstance(body, dict)
-    error = _printable(error, config, grant, limit=64)
+    assert isinstance(error, str)
+    error = printable(error, secrets)
     raw_description = body.get("error_description")
     description = (
-        _printable(raw_description, config, grant, limit=_DESCRIPTION_LIMIT)
+        printable(raw_description, secrets)
         if isinstance(raw_description, str) and raw_description.strip()
         else None
     )
@@ -131,24 +136,22 @@ def _next_step(error: str, config: TokenEndpointConfig, grant: Grant) -> str:
     )
 
 
-def _printable(text: str, config: TokenEndpointConfig, grant: Grant, *, limit: int) -> str:
-    """Server text made safe to show: our own secrets masked, one line, at most `limit` chars."""
-    text = redact(text, _sent_secrets(config, grant))
-    text = "".join(char if char.isprintable() else " " for char in text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _sent_secrets(config: TokenEndpointConfig, grant: Grant) -> list[str]:
-    """Every secret a request of `config` and `grant` carried, the Basic header's too."""
-    secrets = [config.client_secret.get_secret_value()]
+def sent_secrets(config: TokenEndpointConfig, *others: str) -> list[str]:
+    """Every secret a request authenticated as `config` carried (the Basic header's too), and
+    `others` it also carried (a refresh token, a code, the token being introspected)."""
+    secrets = [config.client_secret.get_secret_value(), *others]
     if config.auth_method == "client_secret_basic":
         header = basic_authorization(config.client_id, config.client_secret)
         secrets.append(header.removeprefix("Basic "))
-    if isinstance(grant, RefreshTokenGrant):
-        secrets.append(grant.refresh_token.get_secret_value())
-    elif isinstance(grant, AuthorizationCodeGrant):
-        secrets += [grant.code, grant.code_verifier]
     return secrets
+
+
+def _sent_secrets(config: TokenEndpointConfig, grant: Grant) -> list[str]:
+    if isinstance(grant, RefreshTokenGrant):
+        return sent_secrets(config, grant.refresh_token.get_secret_value())
+    if isinstance(grant, AuthorizationCodeGrant):
+        return sent_secrets(config, grant.code, grant.code_verifier)
+    return sent_secrets(config)
 
 
 def unavailable_error(
@@ -211,7 +214,7 @@ def _transport_message(
             f"({kind}) after {tries}. The server is slow or hung: try again later, or raise "
             "timeout_seconds."
         )
-    text = " ".join(str(outcome).split())[:_TEXT_LIMIT]
+    text = printable(" ".join(str(outcome).split()), sent_secrets(config))
     reason = f"{kind}: {text}" if text else kind
     if is_transient(outcome):
         return (

@@ -10,9 +10,12 @@ from telnyx_oauth.errors import ConfigurationError
 
 
 def is_loopback_host(host: str) -> bool:
-    """Return True for `localhost`, 127.0.0.0/8 and ::1."""
+    """Return True for `localhost`, 127.0.0.0/8 and ::1.
+
+    Not for `*.localhost` names: a resolver may send them to DNS, off this machine.
+    """
     host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

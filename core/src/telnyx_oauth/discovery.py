@@ -1,23 +1,31 @@
 """Where the OAuth endpoints are (RFC 8414 discovery) and what a token is (RFC 7662 introspection).
 
-Telnyx publishes its authorization server metadata at the API's origin,
-`https://api.telnyx.com/.well-known/oauth-authorization-server`, with the endpoints under `/v2`.
-When a server publishes none (a proxy, an older emulator), the endpoints default to the base URL
-plus `/oauth/token`, `/oauth/authorize` and `/oauth/introspect`, as the spec's `servers` entry
-says.
+Discovery is a choice, never a default: `authorize` uses it, and a token source only when it is
+given `discover_from` (the block's `discover_token_endpoint`). Otherwise the token endpoint is
+`token_url` or the base URL plus `/oauth/token`, as the docs promise. Telnyx publishes its
+metadata at the API's origin, `https://api.telnyx.com/.well-known/oauth-authorization-server`,
+with the endpoints under `/v2`. A document is followed only if it is strict: its `issuer` is that
+origin, and every endpoint it names is on that same origin (scheme, host and port), so https
+unless the host is loopback. Anything else
+(no document, a refused one, a failure) gives the defaults: the base URL plus `/oauth/token`,
+`/oauth/authorize` and `/oauth/introspect`, as the spec's `servers` entry says.
 
 The protocol lives once, in pure functions (`metadata_request`, `interpret_metadata`,
 `introspection_request`, `parse_introspection`); `discover`/`adiscover` and
-`introspect_token`/`aintrospect_token` are thin shells that only send. Metadata is cached per
-process, keyed by base URL. No lock is held while fetching: two threads racing on a cold cache
-may each fetch once, and both get the same answer.
+`introspect_token`/`aintrospect_token` are thin shells that only send. Answers are cached per
+process, keyed by base URL: a document for good, a failure for `RETRY_FAILED_METADATA_SECONDS`
+(a refresh never re-fetches a failing document each time). No lock is held while fetching: two
+threads racing on a cold cache may each fetch once, and both get the same answer. Server text
+reaches errors and logs only through `printable` (masked, one line, bounded).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,6 +35,8 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import SecretStr
 
+from telnyx_oauth._redact import printable
+from telnyx_oauth._token_errors import sent_secrets
 from telnyx_oauth._token_request import TokenEndpointConfig, basic_authorization
 from telnyx_oauth._urls import require_secure_url
 from telnyx_oauth.errors import OAUTH_ERRORS, TelnyxOAuthError, TokenRequestError
@@ -52,6 +62,8 @@ logger = logging.getLogger("prefect_telnyx_oauth.discovery")
 WELL_KNOWN_PATH: Final = "/.well-known/oauth-authorization-server"
 MAX_BODY_BYTES: Final = 64 * 1024
 """Metadata and introspection answers are a few hundred bytes; more is not such an answer."""
+RETRY_FAILED_METADATA_SECONDS = 300.0
+"""How long a failed metadata answer (5xx, 429, no answer, not JSON) is used before asking again."""
 
 _ENDPOINT_FIELDS = ("token_endpoint", "authorization_endpoint", "introspection_endpoint")
 
@@ -126,15 +138,16 @@ def metadata_request(base_url: str, timeout_seconds: float = 10.0) -> httpx.Requ
 
 
 def interpret_metadata(base_url: str, outcome: Outcome) -> tuple[ServerMetadata, bool]:
-    """Turn the metadata answer into endpoints, and say whether the result may be cached.
+    """Turn the metadata answer into endpoints, and say whether the answer is lasting.
 
-    A 4xx means the server publishes nothing: the defaults, cached. A 5xx, a 429, a network
-    failure or a body that is not JSON is taken as a passing problem: the defaults, not cached,
-    so the next call asks again. Metadata naming another issuer is not trusted (RFC 8414 §3.3).
+    A 4xx means the server publishes nothing: the defaults, for good. A 5xx, a 429, a network
+    failure or a body that is not a JSON object is taken as a passing problem: the defaults, asked
+    again after `RETRY_FAILED_METADATA_SECONDS`. A document is followed only if its `issuer` is
+    the base URL's origin and every endpoint it names is on that origin (RFC 8414 §3.3);
+    otherwise it is refused as a whole, with a warning: the defaults, for good.
 
     Raises:
-        ConfigurationError: the metadata names an endpoint that is not https (or loopback http);
-            following it would send credentials in clear text.
+        ConfigurationError: `base_url` is not https (or http on a loopback host).
     """
     defaults = default_metadata(base_url)
     where = metadata_url(base_url)
@@ -155,18 +168,17 @@ def interpret_metadata(base_url: str, outcome: Outcome) -> tuple[ServerMetadata,
     if not isinstance(body, dict):
         logger.warning("OAuth metadata at %s is not a JSON object; using the defaults", where)
         return defaults, False
-    issuer = body.get("issuer")
-    if isinstance(issuer, str) and issuer.rstrip("/") not in (_origin(base_url), defaults.base_url):
+    problem = _untrusted(body, base_url)
+    if problem is not None:
         logger.warning(
-            "OAuth metadata at %s names issuer %r, not %s; ignoring it and using the defaults",
+            "OAuth metadata at %s is not followed: %s. Using %s, the base URL plus /oauth/...",
             where,
-            issuer,
-            _origin(base_url),
+            problem,
+            defaults.token_endpoint,
         )
         return defaults, True
     token, authorize, introspect = (
-        _published_endpoint(body, name, where) or getattr(defaults, name)
-        for name in _ENDPOINT_FIELDS
+        _str(body.get(name)) or getattr(defaults, name) for name in _ENDPOINT_FIELDS
     )
     scopes = body.get("scopes_supported")
     return (
@@ -176,7 +188,7 @@ def interpret_metadata(base_url: str, outcome: Outcome) -> tuple[ServerMetadata,
             authorization_endpoint=authorize,
             introspection_endpoint=introspect,
             source="metadata",
-            issuer=issuer if isinstance(issuer, str) else None,
+            issuer=body["issuer"],
             scopes_supported=tuple(s for s in scopes if isinstance(s, str))
             if isinstance(scopes, list)
             else (),
@@ -185,14 +197,35 @@ def interpret_metadata(base_url: str, outcome: Outcome) -> tuple[ServerMetadata,
     )
 
 
-def _published_endpoint(body: dict[str, Any], name: str, where: str) -> str | None:
-    value = body.get(name)
-    if not isinstance(value, str) or not value:
-        return None
-    return require_secure_url(value, name=f"{name} published at {where}")
+def _untrusted(body: dict[str, Any], base_url: str) -> str | None:
+    """Why the metadata document `body` must not be followed, or None if it may."""
+    origin = _origin(base_url)
+    issuer = body.get("issuer")
+    if not isinstance(issuer, str) or not issuer:
+        return "it names no issuer"
+    if issuer.rstrip("/") != origin:
+        return f"its issuer {_shown(issuer)} is not {origin}"
+    for name in _ENDPOINT_FIELDS:
+        value = body.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value:
+            return f"its {name} is not a URL"
+        try:
+            endpoint = _origin(require_secure_url(value, name=name))
+        except TelnyxOAuthError:
+            return f"its {name} {_shown(value)} is not a secure URL (https, or http on loopback)"
+        if endpoint != origin:  # another port of the same host may be another server
+            return f"its {name} {_shown(value)} is not on the issuer's origin {origin}"
+    return None
 
 
-_cache: dict[str, ServerMetadata] = {}
+def _shown(server_text: str) -> str:
+    return repr(printable(server_text))
+
+
+_cache: dict[str, tuple[ServerMetadata, float | None]] = {}
+"""Per base URL: the answer, and when (monotonic) a failure was answered; None: for good."""
 _cache_lock = threading.Lock()
 
 
@@ -203,15 +236,18 @@ def clear_metadata_cache() -> None:
 
 
 def _cached(base_url: str) -> ServerMetadata | None:
+    key = require_secure_url(base_url, name="base_url")
     with _cache_lock:
-        return _cache.get(require_secure_url(base_url, name="base_url"))
+        metadata, failed_at = _cache.get(key, (None, None))
+    if failed_at is not None and time.monotonic() - failed_at >= RETRY_FAILED_METADATA_SECONDS:
+        return None
+    return metadata
 
 
 def _remember(base_url: str, outcome: Outcome) -> ServerMetadata:
-    metadata, cacheable = interpret_metadata(base_url, outcome)
-    if cacheable:
-        with _cache_lock:
-            _cache[metadata.base_url] = metadata
+    metadata, lasting = interpret_metadata(base_url, outcome)
+    with _cache_lock:
+        _cache[metadata.base_url] = (metadata, None if lasting else time.monotonic())
     return metadata
 
 
@@ -220,13 +256,15 @@ def discover(
 ) -> ServerMetadata:
     """Return the OAuth endpoints of `base_url`, fetching its metadata once per process.
 
+    Only a strict document is followed (see the module docstring); else the defaults.
+
     Args:
         base_url: The Telnyx API base URL, e.g. `https://api.telnyx.com/v2`.
         client: An `httpx.Client` to send with; None: a short-lived one.
         timeout_seconds: Timeout of the metadata request.
 
     Raises:
-        ConfigurationError: `base_url`, or an endpoint the metadata names, is not secure.
+        ConfigurationError: `base_url` is not secure.
     """
     cached = _cached(base_url)
     if cached is not None:
@@ -246,7 +284,13 @@ async def adiscover(
         return cached
     request = metadata_request(base_url, timeout_seconds)
     async with _async_client(client) as http:
-        outcome = await _asend(http, request)
+        try:
+            outcome = await _asend(http, request)
+        except asyncio.CancelledError:
+            # Cut short by the caller's deadline (a refresh's wait_for): a failure like a
+            # timeout, so the next refresh does not wait for this endpoint again.
+            _remember(base_url, httpx.ReadTimeout("cut short by the caller", request=request))
+            raise
     return _remember(base_url, outcome)
 
 
@@ -327,9 +371,11 @@ def parse_introspection(
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, str) and error and status >= 400:
         assert isinstance(body, dict)
-        description = _str(body.get("error_description"))
-        secrets = (token.get_secret_value(), config.client_secret.get_secret_value())
-        detail = _mask(f"{error}: {description!r}" if description else error, secrets)
+        secrets = sent_secrets(config, token.get_secret_value())
+        error = printable(error, secrets)
+        raw_description = _str(body.get("error_description"))
+        description = printable(raw_description, secrets) if raw_description else None
+        detail = f"{error}: {description!r}" if description else error
         next_step = (
             "Check client_id and client_secret."
             if error == "invalid_client"
@@ -340,12 +386,7 @@ def parse_introspection(
             f"{status} ({detail}). {next_step}"
         )
         error_class = OAUTH_ERRORS.get(error, TokenRequestError)
-        raise error_class(
-            msg,
-            status_code=status,
-            error=_mask(error, secrets),
-            error_description=_mask(description, secrets) if description else None,
-        )
+        raise error_class(msg, status_code=status, error=error, error_description=description)
     msg = (
         f"{where} answered {status} without an introspection or OAuth error body. Check that "
         "the URL is the server's /oauth/introspect."
@@ -364,13 +405,6 @@ def _instant(value: Any) -> datetime | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return datetime.fromtimestamp(value, tz=timezone.utc)
-
-
-def _mask(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, "***")
-    return text
 
 
 def introspect_token(

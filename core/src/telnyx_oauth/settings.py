@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from telnyx_oauth._checks import check_attempts, check_client_secret, check_seconds
 from telnyx_oauth._urls import require_secure_url
+from telnyx_oauth.errors import ConfigurationError
 
 DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
 
@@ -36,7 +37,8 @@ class TelnyxSettings(BaseSettings):
         default=DEFAULT_BASE_URL,
         description=(
             "Telnyx API base URL (`TELNYX_BASE_URL`). Change it only to point at the local "
-            "emulator or a proxy; the token URL is this plus `/oauth/token`."
+            "emulator or a proxy; the token URL is this plus `/oauth/token` (unless "
+            "`token_url` is set or `discover_token_endpoint` is on)."
         ),
     )
     oauth_scope: str | None = Field(
@@ -69,6 +71,14 @@ class TelnyxSettings(BaseSettings):
             "(`TELNYX_TOKEN_DEADLINE_SECONDS`)."
         ),
     )
+    discover_token_endpoint: bool = Field(
+        default=False,
+        description=(
+            "Take the token endpoint from the server's RFC 8414 metadata when `token_url` is "
+            "unset (`TELNYX_DISCOVER_TOKEN_ENDPOINT`); only a document whose issuer is the base "
+            "URL's origin, naming endpoints on that origin, is followed."
+        ),
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -94,12 +104,38 @@ class TelnyxSettings(BaseSettings):
         number = _number(value, name)
         return check_seconds(name, number, allow_zero=info.field_name == "refresh_leeway_seconds")
 
+    @field_validator("discover_token_endpoint", mode="before")
+    @classmethod
+    def _flag(cls, value: Any) -> Any:
+        return _check_flag("TELNYX_DISCOVER_TOKEN_ENDPOINT", value)
+
     @field_validator("token_max_attempts", mode="before")
     @classmethod
     def _attempts(cls, value: Any) -> int:
         number = _number(value, "TELNYX_TOKEN_MAX_ATTEMPTS")
         whole = int(number) if isinstance(number, float) and number.is_integer() else number
         return check_attempts("TELNYX_TOKEN_MAX_ATTEMPTS", whole)
+
+
+_FLAGS = {
+    **dict.fromkeys(("true", "1", "yes", "on"), True),
+    **dict.fromkeys(("false", "0", "no", "off", ""), False),
+}
+
+
+def _check_flag(name: str, value: Any) -> bool:
+    """An on/off value (a bool, or an environment string such as `true` or `0`) as a bool.
+
+    Raises:
+        ConfigurationError: anything else; the message names `name`.
+    """
+    if isinstance(value, bool):
+        return value
+    flag = _FLAGS.get(value.strip().lower()) if isinstance(value, str) else None
+    if flag is None:
+        msg = f"{name} must be true or false, not {value!r}."
+        raise ConfigurationError(msg)
+    return flag
 
 
 def _number(value: Any, name: str) -> Any:
