@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from telnyx_oauth._redact import printable
 from telnyx_oauth._retry import DEFAULT_RETRY_POLICY, RetryPolicy, server_wait_seconds
 from telnyx_oauth._token_errors import STATUS_PAGE_URL
 from telnyx_oauth.errors import ConfigurationError, TelnyxAPIError, TelnyxErrorDetail
@@ -20,20 +21,31 @@ from telnyx_oauth.models import utc_now
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _SHOWN_ERRORS = 3
-_TEXT_LIMIT = 300
 
 
-def _text(value: Any) -> str | None:
+def _text(value: Any, sent: list[str]) -> str | None:
     if value is None or isinstance(value, (dict, list)):
         return None
-    return " ".join(str(value).split())[:_TEXT_LIMIT] or None
+    return printable(" ".join(str(value).split()), sent) or None
+
+
+def _sent_credentials(response: httpx.Response) -> list[str]:
+    """The credential the request carried (a server may echo it back); [] for a bare response."""
+    try:
+        header = response.request.headers.get("Authorization", "")
+    except RuntimeError:  # a response built by hand has no request
+        return []
+    credential = header.partition(" ")[2].strip()
+    return [credential] if credential else []
 
 
 def parse_error_details(response: httpx.Response) -> list[TelnyxErrorDetail]:
     """The entries of a Telnyx error body `{"errors": [{code, title, detail}]}`; [] otherwise.
 
     Codes arrive as strings or numbers and are returned as strings; anything that is not such a
-    body (HTML from a proxy, an empty body, an OAuth-style `error`) gives an empty list.
+    body (HTML from a proxy, an empty body, an OAuth-style `error`) gives an empty list. Each
+    text is made printable and bounded, with the request's own credential masked in every form,
+    since a server or proxy may echo the `Authorization` header it received.
     """
     try:
         body = response.json()
@@ -42,11 +54,12 @@ def parse_error_details(response: httpx.Response) -> list[TelnyxErrorDetail]:
     errors = body.get("errors") if isinstance(body, dict) else None
     if not isinstance(errors, list):
         return []
+    sent = _sent_credentials(response)
     return [
         TelnyxErrorDetail(
-            code=_text(item.get("code")),
-            title=_text(item.get("title")),
-            detail=_text(item.get("detail")),
+            code=_text(item.get("code"), sent),
+            title=_text(item.get("title"), sent),
+            detail=_text(item.get("detail"), sent),
         )
         for item in errors
         if isinstance(item, dict)
