@@ -465,27 +465,51 @@ class TelnyxOAuthCredentials(CredentialsBlock):
     # -- saving --------------------------------------------------------------------------------
 
     async def asave(
-        self, name: str | None = None, overwrite: bool = False, client: PrefectClient | None = None
+        self,
+        name: str | None = None,
+        overwrite: bool = False,
+        client: PrefectClient | None = None,
+        *,
+        disconnect: bool = False,
     ) -> UUID:
-        """Save the block; with `overwrite=True`, keep the saved token if the credentials are
-        the same (a script that saves before every run still makes one token request)."""
+        """Save the block; with `overwrite=True`, keep what the saved document holds for the same
+        credentials: its token (a script that saves before every run still makes one token
+        request) and a Telnyx user's connection (`authorize`).
+
+        Args:
+            name: The block name; the name it was loaded or saved under by default.
+            overwrite: Replace a saved block of that name.
+            client: The Prefect client to save with.
+            disconnect: Drop the saved user connection on purpose (the block then acts as the
+                OAuth client, or waits for `authorize` again).
+
+        Raises:
+            ConfigurationError: the saved block is connected to a Telnyx user and this save would
+                drop that connection (other client credentials or scope, or `grant_type` set to
+                client_credentials) without `disconnect=True`. Nothing is saved.
+        """
         target = name or self._block_document_name
         if overwrite and target:
             async with get_client() as reader:
                 with contextlib.suppress(ObjectNotFound):
                     saved = await reader.read_block_document_by_name(target, _SLUG)
-                    keep_saved_token(self, dict(saved.data))
+                    keep_saved_token(self, dict(saved.data), name=target, disconnect=disconnect)
         return await super().asave(name, overwrite=overwrite, client=client)
 
     @async_dispatch(asave)
     def save(
-        self, name: str | None = None, overwrite: bool = False, client: PrefectClient | None = None
+        self,
+        name: str | None = None,
+        overwrite: bool = False,
+        client: PrefectClient | None = None,
+        *,
+        disconnect: bool = False,
     ) -> UUID:
         """Sync twin of `asave` (in async code, `save` dispatches to `asave`)."""
         target = name or self._block_document_name
         if overwrite and target:
             with get_client(sync_client=True) as reader, contextlib.suppress(ObjectNotFound):
                 saved = reader.read_block_document_by_name(target, _SLUG)
-                keep_saved_token(self, dict(saved.data))
+                keep_saved_token(self, dict(saved.data), name=target, disconnect=disconnect)
         saving = super().save(name, overwrite=overwrite, client=client, _sync=True)  # type: ignore[call-arg]
         return cast(UUID, saving)
