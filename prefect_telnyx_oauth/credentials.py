@@ -228,6 +228,16 @@ class TelnyxOAuthCredentials(CredentialsBlock):
         }
         return super().model_copy(update=wrapped or None, deep=deep)
 
+    def __getstate__(self) -> dict[Any, Any]:
+        # The kept token source holds callables of this process (it is rebuilt on first use):
+        # without it the block pickles, for ProcessPoolExecutor and multiprocessing, with its
+        # fields, so the token it carries is reused over there.
+        state = super().__getstate__()
+        private = state.get("__pydantic_private__")
+        if private:
+            state["__pydantic_private__"] = {**private, "_source_cache": None}
+        return state
+
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _SECRET_FIELDS and isinstance(value, str):
             value = (
