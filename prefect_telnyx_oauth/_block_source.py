@@ -35,6 +35,12 @@ def credential_parts(values: dict[str, Any]) -> Parts:
     return (token_url, values.get("client_id"), secret, values.get("scope"))
 
 
+def configuration(block: TelnyxOAuthCredentials) -> dict[str, Any]:
+    """Every field but the token cache: what an edit in the UI can change (secrets compare by
+    value)."""
+    return {name: value for name, value in block.__dict__.items() if name not in TOKEN_FIELDS}
+
+
 def build_source(block: TelnyxOAuthCredentials) -> TokenSource:
     """The block's `TokenSource`; ~50 ms the first time an identity is seen (the scrypt stamp)."""
     private = block.__pydantic_private__ or {}
