@@ -36,6 +36,7 @@ from prefect_telnyx_oauth._block_source import (
     keep_saved_token,
     mirror,
 )
+from prefect_telnyx_oauth._form_rules import FORM_RULES
 from prefect_telnyx_oauth._prefect_store import save_authorization
 from telnyx_oauth._checks import (
     check_attempts,
@@ -111,7 +112,12 @@ class TelnyxOAuthCredentials(CredentialsBlock):
     )
 
     client_id: str = Field(description="The OAuth client id from the Telnyx portal.")
-    client_secret: SecretStr = Field(description="The OAuth client secret from the Telnyx portal.")
+    client_secret: SecretStr = Field(
+        description=(
+            "The OAuth client secret from the Telnyx portal, without whitespace at the start or "
+            "end (a copied line end?)."
+        )
+    )
     # A plain string schema: `str | None` would give the UI form a "str / None" toggle. So a
     # box left empty must mean None (the token URL's validator already does that for it).
     scope: Annotated[
@@ -122,7 +128,10 @@ class TelnyxOAuthCredentials(CredentialsBlock):
     )
     base_url: str = Field(
         default_factory=_env("base_url"),
-        description="The Telnyx API base URL; change it only for a proxy or the local emulator.",
+        description=(
+            "The Telnyx API base URL; change it only for a proxy or the local emulator. https: "
+            "plain http is allowed only for 127.0.0.1, ::1 and localhost."
+        ),
         json_schema_extra={"default": DEFAULT_BASE_URL},
     )
     token_url: Annotated[str | None, WithJsonSchema({"type": "string"})] = Field(
@@ -206,6 +215,13 @@ class TelnyxOAuthCredentials(CredentialsBlock):
             )
             raise ConfigurationError(msg)
         super().__init__(**data)
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        # The UI form then refuses what the validators below refuse, in their words.
+        schema = super().model_json_schema(*args, **kwargs)
+        schema["allOf"] = FORM_RULES
+        return schema
 
     @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> TelnyxOAuthCredentials:

@@ -227,8 +227,12 @@ def _as_the_ui_sends(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _form_errors(values: dict[str, Any]) -> dict[str, list[str]]:
-    """What the UI's create form shows per field, from the Prefect API's own validation."""
-    schema = _as_the_ui_sends(TelnyxOAuthCredentials.model_json_schema())
+    """What the UI's create form shows per field, from the Prefect API's own validation of the
+    block schema registered there."""
+    checksum = TelnyxOAuthCredentials._calculate_schema_checksum()
+    with get_client(sync_client=True) as client:
+        registered = client.read_block_schema_by_checksum(checksum)
+    schema = _as_the_ui_sends(registered.fields)
     answer = httpx.post(
         f"{PREFECT_API_URL.value()}/ui/schemas/validate",
         json={"schema": schema, "values": values},
@@ -241,25 +245,32 @@ def _form_errors(values: dict[str, Any]) -> dict[str, list[str]]:
 _GOOD = {"client_id": "form-client", "client_secret": "form-secret-0123456789"}
 
 
+_WHITESPACE = ("whitespace", "copied line end")
+_PLAIN_HTTP = ("plain http", "127.0.0.1, ::1 and localhost", "clear text")
+
+
 @pytest.mark.parametrize(
     ("field", "value", "words"),
     [
-        ("client_secret", "form-secret-0123456789\n", "whitespace"),
-        ("client_secret", " form-secret-0123456789", "whitespace"),
-        ("base_url", "http://api.example.com/v2", "plain http"),
-        ("base_url", "HTTP://api.example.com/v2", "plain http"),
-        ("base_url", "http://127.0.0.1.example.com/v2", "plain http"),
-        ("token_url", "http://login.example.com/oauth/token", "plain http"),
+        ("client_secret", "form-secret-0123456789\n", _WHITESPACE),
+        ("client_secret", " form-secret-0123456789", _WHITESPACE),
+        ("base_url", "http://api.example.com/v2", _PLAIN_HTTP),
+        ("base_url", "HTTP://api.example.com/v2", _PLAIN_HTTP),
+        ("base_url", "http://127.0.0.1.example.com/v2", _PLAIN_HTTP),
+        ("base_url", "http://localhost.example.com/v2", _PLAIN_HTTP),
+        ("token_url", "http://login.example.com/oauth/token", _PLAIN_HTTP),
     ],
 )
 def test_form_refuses_what_the_block_refuses_with_the_same_words(
-    prefect_api: None, field: str, value: str, words: str
+    prefect_api: None, field: str, value: str, words: tuple[str, ...]
 ) -> None:
-    with pytest.raises(ConfigurationError, match=words):
+    with pytest.raises(ConfigurationError) as refused:
         TelnyxOAuthCredentials(**(_GOOD | {field: value}))
     errors = _form_errors(_GOOD | {field: value})
     assert list(errors) == [field]
-    assert words in errors[field][0]
+    for word in words:
+        assert word in str(refused.value)
+        assert word in errors[field][0]
     if field == "client_secret":
         assert value.strip() not in errors[field][0]  # the masked input's value is never shown
 
@@ -278,3 +289,25 @@ def test_form_refuses_what_the_block_refuses_with_the_same_words(
 def test_form_accepts_what_the_block_accepts(prefect_api: None, field: str, value: str) -> None:
     TelnyxOAuthCredentials(**(_GOOD | {field: value}))
     assert _form_errors(_GOOD | {field: value}) == {}
+
+
+def test_form_descriptions_state_the_rules_in_the_words_of_the_block() -> None:
+    properties = TelnyxOAuthCredentials.model_json_schema()["properties"]
+    assert all(word in properties["client_secret"]["description"] for word in _WHITESPACE[:2])
+    assert all(word in properties["base_url"]["description"] for word in _PLAIN_HTTP[:2])
+
+
+async def test_block_saved_by_a_form_with_a_plain_http_base_url_is_refused_at_load(
+    prefect_api: None, emulator: TelnyxEmulator
+) -> None:
+    name = _name()
+    block_id = await make_block(emulator).asave(name)
+    async with get_client() as client:  # as the UI saves it: no validation on the way
+        await client.update_block_document(
+            block_id,
+            BlockDocumentUpdate(
+                data={"base_url": "http://api.example.com/v2"}, merge_existing_data=True
+            ),
+        )
+    with pytest.raises(ConfigurationError, match=r"base_url .* plain http"):
+        await TelnyxOAuthCredentials.aload(name)
