@@ -141,6 +141,22 @@ def test_save_with_an_explicit_client_credentials_grant_refuses_unless_disconnec
     assert saved.refresh_token is None
 
 
+async def test_asave_with_other_client_credentials_refuses_unless_disconnect(
+    prefect_api: None, emulator: TelnyxEmulator
+) -> None:
+    name = _connected(emulator)
+    other = make_block(emulator, client_id="another-client")
+    with pytest.raises(ConfigurationError, match=f"authorize --block {name}"):
+        await other.asave(name, overwrite=True)
+    saved = await TelnyxOAuthCredentials.aload(name)
+    assert (saved.client_id, saved.grant_type) == (emulator.client_id, "authorization_code")
+
+    await other.asave(name, overwrite=True, disconnect=True)
+    saved = await TelnyxOAuthCredentials.aload(name)
+    assert (saved.client_id, saved.grant_type) == ("another-client", "client_credentials")
+    assert saved.refresh_token is None
+
+
 def test_create_block_overwrite_with_another_secret_refuses_unless_disconnect(
     prefect_api: None, emulator: TelnyxEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
