@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from prefect_telnyx_oauth._prefect_store import TOKEN_FIELDS, PrefectBlockStore, token_from_data
 from prefect_telnyx_oauth.events import emit_token_issued
 from telnyx_oauth._identity import Parts, credential_stamp, identity_key
-from telnyx_oauth.errors import TokenStoreError
+from telnyx_oauth.errors import ConfigurationError, TokenStoreError
 from telnyx_oauth.models import TelnyxToken
 from telnyx_oauth.settings import DEFAULT_BASE_URL
 from telnyx_oauth.token_cache import CachedToken, TokenSource
@@ -33,6 +33,12 @@ def credential_parts(values: dict[str, Any]) -> Parts:
     base_url = str(values.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
     token_url = values.get("token_url") or f"{base_url}/oauth/token"
     return (token_url, values.get("client_id"), secret, values.get("scope"))
+
+
+def configuration(block: TelnyxOAuthCredentials) -> dict[str, Any]:
+    """Every field but the token cache: what an edit in the UI can change (secrets compare by
+    value)."""
+    return {name: value for name, value in block.__dict__.items() if name not in TOKEN_FIELDS}
 
 
 def build_source(block: TelnyxOAuthCredentials) -> TokenSource:
@@ -107,14 +113,31 @@ def mirror(block: TelnyxOAuthCredentials, entry: CachedToken) -> None:
     _set_token_fields(block, token, entry.stamp)
 
 
-def keep_saved_token(block: TelnyxOAuthCredentials, saved: dict[str, Any] | None) -> None:
-    """Before `save(overwrite=True)`: carry over the saved token if the credentials are the same.
+def keep_saved_token(
+    block: TelnyxOAuthCredentials,
+    saved: dict[str, Any] | None,
+    *,
+    name: str,
+    disconnect: bool = False,
+) -> None:
+    """Before `save(overwrite=True)`: carry over what the saved document holds for the same
+    credentials: its token, and the connection of a Telnyx user (`authorize`).
 
-    A block rebuilt from the environment holds no token, and overwriting would drop the one its
-    saved document holds, so every run of a script that saves first would request a new token.
-    Changed credentials keep nothing: their token belongs to the old ones.
+    A block rebuilt from the environment holds no token and the default grant, and overwriting
+    would drop what its saved document holds: every run of a script that saves first would
+    request a new token, and a connected block would silently act as the OAuth client from then
+    on. Changed credentials keep nothing: their token belongs to the old ones.
+
+    Raises:
+        ConfigurationError: the saved block is connected to a user, and this save would drop that
+            connection (other client credentials, another scope, or `grant_type` set to
+            client_credentials), unless `disconnect` says it is meant. Nothing is saved.
     """
-    if saved is None or block.access_token is not None:
+    if saved is None:
+        return
+    if saved.get("grant_type") == "authorization_code" and not disconnect:
+        _keep_connection(block, saved, name)
+    if block.access_token is not None:
         return
     if saved.get("grant_type", "client_credentials") != block.grant_type:
         return  # a connected user's token is never kept for the client itself, nor the reverse
@@ -130,6 +153,40 @@ def keep_saved_token(block: TelnyxOAuthCredentials, saved: dict[str, Any] | None
         return
     _set_token_fields(block, token, stamp)
     (block.__pydantic_private__ or {})["_source_cache"] = None  # its seed is this token now
+
+
+def _keep_connection(block: TelnyxOAuthCredentials, saved: dict[str, Any], name: str) -> None:
+    """Make `block` the saved user connection again, or refuse the save that would drop it."""
+    ours, theirs = credential_parts(block.__dict__), credential_parts(saved)
+    # A scope left empty keeps the one the user granted; a different one is another consent.
+    same_scope = block.scope is None or block.scope == theirs[3]
+    explicit_client = "grant_type" in block.model_fields_set and block.grant_type != (
+        "authorization_code"
+    )
+    if ours[:3] != theirs[:3] or not same_scope or explicit_client:
+        change = (
+            "other client credentials (client_id, client_secret or token URL)"
+            if ours[:3] != theirs[:3]
+            else "another scope"
+            if not same_scope
+            else "grant_type 'client_credentials'"
+        )
+        msg = (
+            f"Block {name!r} is connected to a Telnyx user (grant_type 'authorization_code', "
+            f"from `prefect-telnyx-oauth authorize --block {name}`); saving it with {change} "
+            "would drop that connection, and its runs would act as the OAuth client instead. "
+            "Nothing was saved. To keep the user, save the same client credentials and scope. "
+            "To drop the connection on purpose, pass disconnect=True to save() (on the command "
+            f"line: create-block --overwrite --disconnect), then run `prefect-telnyx-oauth "
+            f"authorize --block {name}` to connect a user again."
+        )
+        raise ConfigurationError(msg)
+    if block.grant_type == "authorization_code":
+        return  # this copy already is the connection (loaded, maybe refreshed since)
+    # Past __setattr__, which would also clear the token fields: set right below.
+    block.__dict__.update(grant_type="authorization_code", scope=theirs[3])
+    block.__dict__.update(dict.fromkeys(TOKEN_FIELDS))
+    (block.__pydantic_private__ or {})["_source_cache"] = None
 
 
 def _set_token_fields(block: TelnyxOAuthCredentials, token: TelnyxToken, stamp: Any) -> None:

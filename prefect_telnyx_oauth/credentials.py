@@ -36,6 +36,7 @@ from prefect_telnyx_oauth._block_source import (
     keep_saved_token,
     mirror,
 )
+from prefect_telnyx_oauth._form_rules import FORM_RULES
 from prefect_telnyx_oauth._prefect_store import save_authorization
 from telnyx_oauth._checks import (
     check_attempts,
@@ -111,7 +112,12 @@ class TelnyxOAuthCredentials(CredentialsBlock):
     )
 
     client_id: str = Field(description="The OAuth client id from the Telnyx portal.")
-    client_secret: SecretStr = Field(description="The OAuth client secret from the Telnyx portal.")
+    client_secret: SecretStr = Field(
+        description=(
+            "The OAuth client secret from the Telnyx portal, without whitespace at the start or "
+            "end (a copied line end?)."
+        )
+    )
     # A plain string schema: `str | None` would give the UI form a "str / None" toggle. So a
     # box left empty must mean None (the token URL's validator already does that for it).
     scope: Annotated[
@@ -122,7 +128,10 @@ class TelnyxOAuthCredentials(CredentialsBlock):
     )
     base_url: str = Field(
         default_factory=_env("base_url"),
-        description="The Telnyx API base URL; change it only for a proxy or the local emulator.",
+        description=(
+            "The Telnyx API base URL; change it only for a proxy or the local emulator. https: "
+            "plain http is allowed only for 127.0.0.1, ::1 and localhost."
+        ),
         json_schema_extra={"default": DEFAULT_BASE_URL},
     )
     token_url: Annotated[str | None, WithJsonSchema({"type": "string"})] = Field(
@@ -217,6 +226,13 @@ class TelnyxOAuthCredentials(CredentialsBlock):
         super().__init__(**data)
 
     @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        # The UI form then refuses what the validators below refuse, in their words.
+        schema = super().model_json_schema(*args, **kwargs)
+        schema["allOf"] = FORM_RULES
+        return schema
+
+    @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> TelnyxOAuthCredentials:
         # Every load builds the block here (by name or id, and Prefect's generic Block.load or a
         # block reference in a deployment's parameters): saved data, not a typo in code.
@@ -236,6 +252,16 @@ class TelnyxOAuthCredentials(CredentialsBlock):
             for name, value in (update or {}).items()
         }
         return super().model_copy(update=wrapped or None, deep=deep)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        # The kept token source holds callables of this process (it is rebuilt on first use):
+        # without it the block pickles, for ProcessPoolExecutor and multiprocessing, with its
+        # fields, so the token it carries is reused over there.
+        state = super().__getstate__()
+        private = state.get("__pydantic_private__")
+        if private:
+            state["__pydantic_private__"] = {**private, "_source_cache": None}
+        return state
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _SECRET_FIELDS and isinstance(value, str):
@@ -474,27 +500,51 @@ class TelnyxOAuthCredentials(CredentialsBlock):
     # -- saving --------------------------------------------------------------------------------
 
     async def asave(
-        self, name: str | None = None, overwrite: bool = False, client: PrefectClient | None = None
+        self,
+        name: str | None = None,
+        overwrite: bool = False,
+        client: PrefectClient | None = None,
+        *,
+        disconnect: bool = False,
     ) -> UUID:
-        """Save the block; with `overwrite=True`, keep the saved token if the credentials are
-        the same (a script that saves before every run still makes one token request)."""
+        """Save the block; with `overwrite=True`, keep what the saved document holds for the same
+        credentials: its token (a script that saves before every run still makes one token
+        request) and a Telnyx user's connection (`authorize`).
+
+        Args:
+            name: The block name; the name it was loaded or saved under by default.
+            overwrite: Replace a saved block of that name.
+            client: The Prefect client to save with.
+            disconnect: Drop the saved user connection on purpose (the block then acts as the
+                OAuth client, or waits for `authorize` again).
+
+        Raises:
+            ConfigurationError: the saved block is connected to a Telnyx user and this save would
+                drop that connection (other client credentials or scope, or `grant_type` set to
+                client_credentials) without `disconnect=True`. Nothing is saved.
+        """
         target = name or self._block_document_name
         if overwrite and target:
             async with get_client() as reader:
                 with contextlib.suppress(ObjectNotFound):
                     saved = await reader.read_block_document_by_name(target, _SLUG)
-                    keep_saved_token(self, dict(saved.data))
+                    keep_saved_token(self, dict(saved.data), name=target, disconnect=disconnect)
         return await super().asave(name, overwrite=overwrite, client=client)
 
     @async_dispatch(asave)
     def save(
-        self, name: str | None = None, overwrite: bool = False, client: PrefectClient | None = None
+        self,
+        name: str | None = None,
+        overwrite: bool = False,
+        client: PrefectClient | None = None,
+        *,
+        disconnect: bool = False,
     ) -> UUID:
         """Sync twin of `asave` (in async code, `save` dispatches to `asave`)."""
         target = name or self._block_document_name
         if overwrite and target:
             with get_client(sync_client=True) as reader, contextlib.suppress(ObjectNotFound):
                 saved = reader.read_block_document_by_name(target, _SLUG)
-                keep_saved_token(self, dict(saved.data))
+                keep_saved_token(self, dict(saved.data), name=target, disconnect=disconnect)
         saving = super().save(name, overwrite=overwrite, client=client, _sync=True)  # type: ignore[call-arg]
         return cast(UUID, saving)

@@ -20,6 +20,7 @@ from prefect.client.schemas.objects import State, TaskRun
 from prefect.logging import get_run_logger
 from prefect.settings import PREFECT_API_URL
 
+from prefect_telnyx_oauth._block_source import configuration
 from prefect_telnyx_oauth.credentials import TelnyxOAuthCredentials
 from telnyx_oauth.errors import InvalidClientError
 from telnyx_oauth.models import TelnyxToken
@@ -93,7 +94,8 @@ def _fetch(credentials: TelnyxOAuthCredentials | str, force_refresh: bool) -> Te
             raise
         forget_loaded(block)
         fresh = _load(credentials, reload=True)
-        if fresh.credential_parts() == block.credential_parts():
+        # The whole configuration: the fix may be the auth method or body format, not a secret.
+        if configuration(fresh) == configuration(block):
             raise
         return _fetch_from(fresh, force_refresh)  # edited since loaded: the new ones, once
 

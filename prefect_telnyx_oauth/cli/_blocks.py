@@ -80,6 +80,14 @@ def create_block(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a block that already has this name.")
     ] = False,
+    disconnect: Annotated[
+        bool,
+        typer.Option(
+            "--disconnect",
+            help="With --overwrite: drop the Telnyx user connected by `authorize` (kept by "
+            "default when the client credentials and scope are the same).",
+        ),
+    ] = False,
 ) -> None:
     """Save a Telnyx OAuth Credentials block from flags or TELNYX_* variables."""
     if not _BLOCK_NAME.fullmatch(name):
@@ -108,11 +116,13 @@ def create_block(
             scope=scope or settings.oauth_scope,
             token_url=token_url or settings.token_url,
         )
-        block.save(name, overwrite=overwrite, _sync=True)  # type: ignore[call-arg]
+        block.save(name, overwrite=overwrite, disconnect=disconnect, _sync=True)  # type: ignore[call-arg]
     except TelnyxOAuthError as exc:
         fail(describe_error(exc))
     except (httpx.HTTPError, OSError) as exc:
         fail(prefect_unreachable(exc))
     verb = "Replaced" if exists else "Created"
     typer.echo(f"{verb} block {name!r} (client id {block.client_id!r}, base URL {block.base_url}).")
+    if block.grant_type == "authorization_code":
+        typer.echo("Kept the Telnyx user connected with `authorize` (refresh token and scope).")
     typer.echo(f"Next: `prefect-telnyx-oauth check --block {name}`.")

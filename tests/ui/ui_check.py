@@ -190,6 +190,10 @@ def check_create_form(page: object, ui: str) -> None:
     text = page.locator("main").inner_text()  # type: ignore[attr-defined]
     for label in HIDDEN_FIELDS:
         check(label not in text, f"the form does not show {label}")
+    # Prefect 3.9's block forms save without validating the schema: the descriptions must say
+    # what the block refuses at load.
+    for rule in ("without whitespace at the start or end", "plain http is allowed only for"):
+        check(rule in text, f"the form states the rule {rule!r}")
 
 
 def fill_and_save(page: object, emulator: object, screenshot: Path | None) -> str:
