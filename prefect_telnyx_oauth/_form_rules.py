@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 _HTTP = "^[hH][tT][tT][pP]://"
-# http to localhost, *.localhost, 127.0.0.0/8 or ::1, as `telnyx_oauth._urls.is_loopback_host`.
+# http to localhost, 127.0.0.0/8 or ::1 (not *.localhost), as `telnyx_oauth._urls.is_loopback_host`.
 _LOOPBACK_HTTP = (
-    _HTTP + r"(([^/?#@:\[\]]*\.)?[lL][oO][cC][aA][lL][hH][oO][sS][tT]"
+    _HTTP + r"([lL][oO][cC][aA][lL][hH][oO][sS][tT]"
     r"|127(\.[0-9]{1,3}){3}|\[[0:]*:0*1\])(:[0-9]*)?([/?#]|$)"
 )
 _EDGE_WHITESPACE = r"^\s|\s$"

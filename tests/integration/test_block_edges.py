@@ -274,6 +274,7 @@ _PLAIN_HTTP = ("plain http", "127.0.0.1, ::1 and localhost", "clear text")
         ("base_url", "HTTP://api.example.com/v2", _PLAIN_HTTP),
         ("base_url", "http://127.0.0.1.example.com/v2", _PLAIN_HTTP),
         ("base_url", "http://localhost.example.com/v2", _PLAIN_HTTP),
+        ("base_url", "http://api.localhost/v2", _PLAIN_HTTP),
         ("token_url", "http://login.example.com/oauth/token", _PLAIN_HTTP),
     ],
 )
