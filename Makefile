@@ -35,6 +35,7 @@ test: lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider
 	$(MAKE) --no-print-directory docs
 	$(MAKE) --no-print-directory test-airflow
+	$(MAKE) --no-print-directory typecheck-airflow
 
 # The docs site, built strictly, then checked to load nothing remote (no CDN, no web font).
 docs: $(STAMP)
@@ -57,7 +58,7 @@ clean:
 # (their fastapi pins conflict). Built on first use (30-80 s, ~300 MB); a failed install fails
 # `make test` (never skipped). The core is installed with --no-deps so Prefect never comes in, and
 # the stamp checks that the core modules import without it.
-.PHONY: install-airflow test-airflow demo-airflow
+.PHONY: install-airflow test-airflow typecheck-airflow demo-airflow
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_BIN := $(AIRFLOW_VENV)/bin
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-stamp
@@ -76,6 +77,12 @@ install-airflow: $(AIRFLOW_STAMP)
 
 test-airflow: $(AIRFLOW_STAMP)
 	cd airflow-provider && ../$(AIRFLOW_BIN)/pytest -q -p no:cacheprovider
+
+# mypy --strict on the provider (airflow-provider/pyproject.toml), against the Airflow venv's
+# packages (Airflow ships its types): the main venv's mypy, so nothing more is installed.
+typecheck-airflow: $(STAMP) $(AIRFLOW_STAMP)
+	cd airflow-provider && ../$(BIN)/mypy --python-executable ../$(AIRFLOW_BIN)/python \
+		airflow_provider_telnyx_oauth
 
 demo-airflow: $(AIRFLOW_STAMP)
 	@$(AIRFLOW_BIN)/python airflow-provider/demo.py

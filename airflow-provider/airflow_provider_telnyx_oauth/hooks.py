@@ -171,7 +171,7 @@ class TelnyxOAuthHook(BaseHook):
             store = MemoryTokenStore()
         else:
             exclusive = _file_lock_is_exclusive(conn.token_lock)
-            lock = FileLock(cache_key, self._lock_directory) if exclusive else None
+            lock = FileLock(conn.conn_id, self._lock_directory) if exclusive else None
             store = VariableTokenStore(
                 conn.conn_id, parts=parts, stamp=stamp, variables=self._variables, lock=lock
             )

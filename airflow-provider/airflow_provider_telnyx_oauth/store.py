@@ -79,20 +79,28 @@ class AirflowVariables:
 
 
 class FileLock:
-    """A same-host refresh lock: `fcntl.flock` on one file per credential identity.
+    """A same-host refresh lock: `fcntl.flock` on one file per connection.
+
+    The file is named after the connection's Variable, which is what the lock serialises: every
+    task process computes the same name, however it was started (an Airflow 3 task imports the
+    provider after its supervisor forked it, so nothing drawn at import could be shared), and the
+    name is a digest of the connection id alone, never of a secret. A lock keyed by more than the
+    Variable would let two processes whose copies of the connection differ (edited between their
+    starts) write the one Variable at once.
 
     Args:
-        name: What the lock serialises (a digest is used as the file name).
+        conn_id: The connection whose Variable the lock guards.
         directory: Where the lock file lives; the temp directory by default.
     """
 
-    def __init__(self, name: str, directory: str | None = None) -> None:
+    def __init__(self, conn_id: str, directory: str | None = None) -> None:
         folder = Path(directory or tempfile.gettempdir())
-        self.path = folder / f"airflow-telnyx-oauth-{fingerprint(name)}.lock"
+        self.path = folder / f"airflow-telnyx-oauth-{fingerprint(variable_key(conn_id))}.lock"
 
     def try_acquire(self) -> int | None:
         """Take the lock without waiting; return the open descriptor, or None if held."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        # The name is predictable, so a link planted at it is refused rather than followed.
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

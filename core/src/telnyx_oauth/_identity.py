@@ -1,11 +1,14 @@
 """Credential identities: a fast in-process key, and a salted slow stamp that may be stored.
 
 The key (`identity_key`) tells two sets of credentials apart inside this process: an HMAC under a
-random per-process key, so it reveals nothing even if printed. The stamp (`credential_stamp`) is
-stored beside a saved token, so any process can tell whether a token belongs to its credentials.
-Anyone who can read the stamp could test guesses of the secret offline, so it is scrypt, salted
-per block, and costs ~50 ms per guess; it is computed once per identity per process, never on the
-hot path, and kept in a `SecretStr` like the other secrets.
+random per-process key, so it reveals nothing even if printed. Another process, even one started
+from the same code at the same moment, computes another key for the same credentials, so a key
+never names anything shared (a lock file, a lock, a stored field): those are named after what
+every process knows alike and no secret, such as a connection id or a block document id. The
+stamp (`credential_stamp`) is stored beside a saved token, so any process can tell whether a
+token belongs to its credentials. Anyone who can read the stamp could test guesses of the secret
+offline, so it is scrypt, salted per block, and costs ~50 ms per guess; it is computed once per
+identity per process, never on the hot path, and kept in a `SecretStr` like the other secrets.
 """
 
 from __future__ import annotations
