@@ -1,18 +1,31 @@
-"""Issue 17 §4, with an injected clock: refresh-ahead hands out the current token only in the
-first half of the leeway, and a closed cache answers with its typed error at once."""
+"""Issue 17 §4 without a socket: refresh-ahead hands out the current token only in the first half
+of the leeway (injected clock), a closed cache answers with its typed error at once, and a token
+the API refused right after it was fetched costs no further token request."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import timedelta
 
+import httpx
 import pytest
+from pydantic import SecretStr
 
 from prefect_telnyx_oauth import TokenEndpointUnavailableError
-from prefect_telnyx_oauth.models import TelnyxToken
-from prefect_telnyx_oauth.token_cache import TokenCache
-from tests.unit.test_token_cache import T0, Clock, SharedStore, source
+from prefect_telnyx_oauth.auth import TelnyxOAuth
+from prefect_telnyx_oauth.models import TelnyxToken, utc_now
+from prefect_telnyx_oauth.token_cache import TokenCache, TokenSource
+from tests.unit.test_token_cache import CONFIG, T0, Clock, SharedStore, source
+
+SOURCE = TokenSource(key="k", endpoint=CONFIG, label="test", stamp="s")
+
+
+def _token(name: str) -> TelnyxToken:
+    now = utc_now()
+    return TelnyxToken(
+        access_token=SecretStr(name), expires_at=now + timedelta(hours=1), issued_at=now
+    )
 
 
 @pytest.fixture
@@ -82,3 +95,32 @@ async def test_cache_closed_answers_aget_with_the_typed_closed_error(
     cache.close()
     with pytest.raises(TokenEndpointUnavailableError, match="closed"):
         await cache.aget(source(store))
+
+
+def _flow(cache: TokenCache) -> Generator[httpx.Request, httpx.Response, None]:
+    request = httpx.Request("GET", "https://api.telnyx.com/v2/balance")
+    return TelnyxOAuth(lambda: SOURCE, cache).sync_auth_flow(request)
+
+
+def test_auth_a_refused_fresh_token_is_answered_at_once_until_the_api_takes_it() -> None:
+    with TokenCache() as cache:
+        cache.land(SOURCE, _token("first-token"), "store")
+        flow = _flow(cache)
+        next(flow)
+        cache.land(SOURCE, _token("fresh-token"), "store")  # the token the retry fetches
+        assert flow.send(httpx.Response(401)).headers["Authorization"] == "Bearer fresh-token"
+        with pytest.raises(StopIteration):
+            flow.send(httpx.Response(401))  # refused although fresh: remembered
+        flow = _flow(cache)
+        assert next(flow).headers["Authorization"] == "Bearer fresh-token"
+        with pytest.raises(StopIteration):  # answered at once: no invalidation, no new token
+            flow.send(httpx.Response(401))
+        assert cache.hit(SOURCE) is not None
+        flow = _flow(cache)
+        next(flow)
+        with pytest.raises(StopIteration):
+            flow.send(httpx.Response(200))  # the API takes it now: forgotten
+        flow = _flow(cache)
+        next(flow)
+        cache.land(SOURCE, _token("newer-token"), "store")
+        assert flow.send(httpx.Response(401)).headers["Authorization"] == "Bearer newer-token"
