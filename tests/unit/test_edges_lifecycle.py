@@ -4,6 +4,7 @@ the API refused right after it was fetched costs no further token request."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Generator, Iterator
 from datetime import timedelta
@@ -84,6 +85,8 @@ def test_cache_closed_answers_get_with_the_typed_closed_error(
     cache.close()
     with pytest.raises(TokenEndpointUnavailableError, match="closed"):
         cache.get(source(store))
+    with pytest.raises(TokenEndpointUnavailableError, match="closed"):
+        cache.run(asyncio.sleep(0), timeout=1)  # the sync shell of the code exchange
 
 
 async def test_cache_closed_answers_aget_with_the_typed_closed_error(

@@ -138,7 +138,7 @@ class TokenCache:
         if self._runner.is_current():
             msg = "TokenCache.get() cannot be called from a token-store hook; use aget()."
             raise RuntimeError(msg)
-        future = self._submit(source, force_refresh)
+        future = self._submit(self._obtain(source, force_refresh, self._avoid(source)))
         try:
             return future.result(timeout=source.deadline_seconds + 5)
         except concurrent.futures.TimeoutError:
@@ -150,7 +150,7 @@ class TokenCache:
         """Async twin of `get`: waits for the shared refresh without blocking the event loop."""
         if not force_refresh and (slot := self.hit(source)) is not None:
             return slot
-        future = self._submit(source, force_refresh)
+        future = self._submit(self._obtain(source, force_refresh, self._avoid(source)))
         # shield: one caller's cancellation must not cancel the refresh the others wait on.
         waiting = asyncio.shield(asyncio.wrap_future(future))
         try:
@@ -250,17 +250,20 @@ class TokenCache:
 
         Raises:
             TimeoutError: `coro` did not finish within `timeout` seconds (it is cancelled).
+            TokenEndpointUnavailableError: the cache is closed, or was closed meanwhile.
         """
         if self._runner.is_current():
             coro.close()
             msg = "TokenCache.run() cannot be called from the refresh loop itself."
             raise RuntimeError(msg)
-        future = self._runner.submit(coro)
+        future = self._submit(coro)
         try:
             return future.result(timeout=timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise TimeoutError(f"no result within {timeout:g} s") from None
+        except concurrent.futures.CancelledError:
+            raise _closed() from None
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -271,9 +274,9 @@ class TokenCache:
         while len(self.refused) > self._max_entries:
             del self.refused[next(iter(self.refused))]
 
-    def _submit(self, source: TokenSource, force: bool) -> concurrent.futures.Future[CachedToken]:
+    def _submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         try:
-            return self._runner.submit(self._obtain(source, force, self._avoid(source)))
+            return self._runner.submit(coro)
         except RuntimeError:
             if self._runner.closed:
                 raise _closed() from None
