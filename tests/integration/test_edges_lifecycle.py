@@ -103,7 +103,7 @@ async def test_a_refresh_after_giving_up_on_a_held_prefect_lock_is_saved_on_the_
     from prefect_telnyx_oauth._prefect_store import lock_name
 
     name = f"held-lock-{uuid4().hex[:8]}"
-    block = make_block(emulator, token_deadline_seconds=3)
+    block = make_block(emulator, token_deadline_seconds=6)
     document_id = await block.save(name)
     loaded = await TelnyxOAuthCredentials.load(name)
     async with get_client() as client:
