@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 from uuid import uuid4
@@ -21,7 +23,7 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect_telnyx_oauth import TokenEndpointUnavailableError
 from prefect_telnyx_oauth.auth import TelnyxOAuth
 from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.errors import TelnyxAPIError
+from prefect_telnyx_oauth.errors import TelnyxAPIError, TokenStoreUnavailableError
 from prefect_telnyx_oauth.models import TelnyxToken, utc_now
 from prefect_telnyx_oauth.token_cache import TokenCache, TokenSource
 from prefect_telnyx_oauth.token_client import ClientCredentialsGrant, request_token
@@ -236,3 +238,23 @@ def test_calls_racing_close_end_at_once_with_the_typed_closed_error(
     assert len(errors) >= len(threads)
     assert all(isinstance(exc, TokenEndpointUnavailableError) for exc in errors), errors
     assert all("closed" in str(exc) for exc in errors)
+
+
+class _FailingCloseStore(SlowStore):
+    """A store whose session fails as it closes, after the token was saved."""
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[SlowStore]:
+        yield self
+        raise TokenStoreUnavailableError("the connection dropped while closing")
+
+
+def test_a_store_failing_as_it_closes_costs_no_second_token_request(
+    emulator: TelnyxEmulator,
+) -> None:
+    store = _FailingCloseStore()
+    source = dataclasses.replace(make_block(emulator)._token_source(), store=store)
+    with TokenCache() as cache:
+        token = cache.get(source).token
+    assert token.access_token.get_secret_value() == emulator.issued_access_tokens()[-1]
+    assert emulator.counters.token_requests == 1

@@ -142,12 +142,17 @@ async def refresh(
         # Memory answers at once: only a real store needs time kept for it.
         floor=0.0 if isinstance(source.store, MemoryTokenStore) else STORE_FLOOR_SECONDS,
     )
+    if landed is None:
+        landed = asyncio.get_running_loop().create_future()
     try:
         async with AsyncExitStack() as stack:
             opening = stack.enter_async_context(source.store.session())
             session = await store_call(budget, opening, "opening the store")
             return await _refresh_with(cache, source, session, force, avoid, budget, landed)
     except TokenStoreError as exc:
+        if landed.done():  # the token arrived; only closing the store failed: keep it
+            logger.warning("the token store of %s failed as it closed: %s", source.label, exc)
+            return landed.result()
         logger.warning(
             "could not share the token of %s through its store (%s); refreshing in this process "
             "only.",
