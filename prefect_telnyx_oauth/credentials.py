@@ -148,7 +148,10 @@ class TelnyxOAuthCredentials(CredentialsBlock):
     )
     refresh_leeway_seconds: float = Field(
         default_factory=_env("refresh_leeway_seconds"),
-        description="Refresh this many seconds before expiry (at most half the token's life).",
+        description=(
+            "Refresh this many seconds before expiry (at most half the token's life); a token "
+            "handed out always has at least half of this left."
+        ),
         json_schema_extra={"default": 60.0},
     )
     timeout_seconds: float = Field(

@@ -374,7 +374,7 @@ def test_callers_get_the_valid_token_while_the_refresh_is_in_flight(
     source = make_block(emulator, refresh_leeway_seconds=10)._token_source()
     first = cache.get(source).token
     emulator.set_token_latency(1.0)
-    clock[0] += timedelta(seconds=95)  # 5 s left: inside the leeway
+    clock[0] += timedelta(seconds=92)  # 8 s left: the first half of the leeway
     during = [cache.get(source).token for _ in range(50)]
     assert all(token == first for token in during)
     assert _eventually(lambda: cache.get(source).token != first)

@@ -31,6 +31,8 @@ class RefreshLoop:
         self._pid = 0
         self._http: httpx.AsyncClient | None = None
         self._closed = False
+        # Every submitted call not yet answered: close() ends those the loop never started.
+        self._pending: set[concurrent.futures.Future[Any]] = set()
 
     def http_client(self) -> httpx.AsyncClient:
         """One keep-alive client for token requests, bound to this loop (call it on the loop)."""
@@ -39,13 +41,27 @@ class RefreshLoop:
         return self._http
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        """Run `coro` on the loop; the caller's contextvars (Prefect settings, run) go with it."""
-        try:
-            loop = self._ensure_loop()
-        except BaseException:
-            coro.close()
-            raise
-        return asyncio.run_coroutine_threadsafe(coro, loop)
+        """Run `coro` on the loop; the caller's contextvars (Prefect settings, run) go with it.
+
+        Raises:
+            RuntimeError: the loop is closed (`closed` is then True).
+        """
+        # Scheduled under the lock: close() either sees this call among the pending ones, or
+        # this call sees the loop closed. None is left scheduled on a loop that stopped.
+        with self._lock:
+            try:
+                future = asyncio.run_coroutine_threadsafe(coro, self._ensure_loop())
+            except BaseException:
+                coro.close()
+                raise
+            self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
+        return future
+
+    @property
+    def closed(self) -> bool:
+        """True once `close()` was called."""
+        return self._closed
 
     def is_current(self) -> bool:
         """True when called from the loop's own thread."""
@@ -63,6 +79,16 @@ class RefreshLoop:
             self._closed = True
             loop, thread = self._loop, self._thread
             self._loop = self._thread = None
+            pending = list(self._pending)
+        try:
+            self._stop(loop, thread)
+        finally:
+            for future in pending:  # calls the stopped loop never answered end now, typed
+                future.cancel()
+
+    def _stop(
+        self, loop: asyncio.AbstractEventLoop | None, thread: threading.Thread | None
+    ) -> None:
         if loop is None or thread is None or not thread.is_alive():
             return
         # Pending refreshes end now: their waiters get a typed "closed" error, not a hang.
@@ -85,21 +111,23 @@ class RefreshLoop:
         self._lock = threading.Lock()
         self._loop = self._thread = None
         self._http = None
+        self._pending = set()
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._closed:
-                msg = "this TokenCache is closed; create a new one"
-                raise RuntimeError(msg)
-            if self._loop is None or self._pid != os.getpid():
-                self._loop = asyncio.new_event_loop()
-                self._pid = os.getpid()
-                self._http = None  # a forked child must not reuse the parent's connections
-                self._thread = threading.Thread(
-                    target=self._loop.run_forever, name="telnyx-oauth-refresh", daemon=True
-                )
-                self._thread.start()
-            return self._loop
+        # Called with the lock held.
+        if self._closed:
+            msg = "this TokenCache is closed; create a new one"
+            raise RuntimeError(msg)
+        if self._loop is None or self._pid != os.getpid():
+            self._loop = asyncio.new_event_loop()
+            self._pid = os.getpid()
+            self._http = None  # a forked child must not reuse the parent's connections
+            self._pending = set()
+            self._thread = threading.Thread(
+                target=self._loop.run_forever, name="telnyx-oauth-refresh", daemon=True
+            )
+            self._thread.start()
+        return self._loop
 
 
 async def _cancel_pending() -> None:

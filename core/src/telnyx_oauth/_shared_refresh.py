@@ -8,7 +8,10 @@ token as soon as it is saved.
 Every step runs inside the call's deadline (`TokenSource.deadline_seconds`). Store calls get a
 share of it that always leaves one token attempt's time: a store that does not answer in time is
 given up, with a warning, and the refresh goes on in this process alone. A lock that stays held
-past the waiting share is given up too, and the token requested here.
+past the waiting share is given up too, and the token requested here; the wait ends early enough
+that the reads and the save after it still get their floor (`STORE_FLOOR_SECONDS`), so that
+token is still shared. A token the server issued lands in memory the moment it is parsed, before
+it is saved: no deadline can make it be thrown away.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from telnyx_oauth.token_client import (
 )
 from telnyx_oauth.token_store import (
     MemorySession,
+    MemoryTokenStore,
     TokenStoreSession,
     TokenStoreUnavailableError,
 )
@@ -63,6 +67,10 @@ AFTERCARE_SECONDS = 5.0
 """The longest a lock release, a lease renewal or the token event may hold up callers; each is
 harmless to skip (a lease expires by itself)."""
 
+STORE_FLOOR_SECONDS = 2.0
+"""What a store call after the lock wait always gets (never more than a sixth of the deadline):
+the wait ends early enough for it, and the token request leaves it for the save."""
+
 DISCOVERY_SECONDS = 5.0
 """The longest the one server-metadata request per process may take."""
 
@@ -75,11 +83,12 @@ GrantName = Literal["refresh_token", "client_credentials"]
 class Budget:
     """The time left of one call, on the running loop's clock."""
 
-    def __init__(self, seconds: float, reserve: float) -> None:
+    def __init__(self, seconds: float, reserve: float, floor: float = 0.0) -> None:
         self._loop = asyncio.get_running_loop()
         self.seconds = seconds
         self.end = self._loop.time() + seconds
         self.reserve = min(reserve, seconds / 2)  # always kept for one token attempt
+        self.floor = min(floor, seconds / 6)  # always kept for one store call after a wait
 
     def left(self) -> float:
         """Seconds until the deadline."""
@@ -88,6 +97,10 @@ class Budget:
     def spare(self) -> float:
         """Seconds that store calls and lock waits may still use."""
         return self.left() - self.reserve
+
+    def for_request(self) -> float:
+        """Seconds a token request may take: what is left, less the floor kept for the save."""
+        return max(self.left() - self.floor, 0.001)
 
 
 async def store_call(budget: Budget, call: Awaitable[T], what: str, *, at_least: float = 0.0) -> T:
@@ -109,16 +122,37 @@ async def store_call(budget: Budget, call: Awaitable[T], what: str, *, at_least:
 
 
 async def refresh(
-    cache: TokenCache, source: TokenSource, force: bool, avoid: frozenset[str]
+    cache: TokenCache,
+    source: TokenSource,
+    force: bool,
+    avoid: frozenset[str],
+    *,
+    seconds: float | None = None,
+    landed: asyncio.Future[CachedToken] | None = None,
 ) -> CachedToken:
-    """Get a new token for `source` through its store, or in this process if the store fails."""
-    budget = Budget(source.deadline_seconds, reserve=source.endpoint.timeout_seconds)
+    """Get a new token for `source` through its store, or in this process if the store fails.
+
+    Args:
+        seconds: What is left of the call's deadline (the source's whole deadline by default).
+        landed: Set to the new token's entry as soon as it is in memory, before it is saved.
+    """
+    budget = Budget(
+        source.deadline_seconds if seconds is None else seconds,
+        reserve=source.endpoint.timeout_seconds,
+        # Memory answers at once: only a real store needs time kept for it.
+        floor=0.0 if isinstance(source.store, MemoryTokenStore) else STORE_FLOOR_SECONDS,
+    )
+    if landed is None:
+        landed = asyncio.get_running_loop().create_future()
     try:
         async with AsyncExitStack() as stack:
             opening = stack.enter_async_context(source.store.session())
             session = await store_call(budget, opening, "opening the store")
-            return await _refresh_with(cache, source, session, force, avoid, budget)
+            return await _refresh_with(cache, source, session, force, avoid, budget, landed)
     except TokenStoreError as exc:
+        if landed.done():  # the token arrived; only closing the store failed: keep it
+            logger.warning("the token store of %s failed as it closed: %s", source.label, exc)
+            return landed.result()
         logger.warning(
             "could not share the token of %s through its store (%s); refreshing in this process "
             "only.",
@@ -127,7 +161,7 @@ async def refresh(
         )
     # This process's memory answers at once: what is left of the deadline is the request's.
     alone = Budget(max(budget.left(), 0.0), reserve=0.0)
-    return await _refresh_with(cache, source, MemorySession(), force, avoid, alone)
+    return await _refresh_with(cache, source, MemorySession(), force, avoid, alone, landed)
 
 
 async def _refresh_with(
@@ -137,6 +171,7 @@ async def _refresh_with(
     force: bool,
     avoid: frozenset[str],
     budget: Budget,
+    landed: asyncio.Future[CachedToken] | None,
 ) -> CachedToken:
     stored = await store_call(budget, session.read(), "reading the token")
     if force and stored is not None:
@@ -149,7 +184,8 @@ async def _refresh_with(
     if not isinstance(lease, _Lease):
         return lease
     try:
-        stored = await store_call(budget, session.read(), "reading the token")
+        reading = session.read()
+        stored = await store_call(budget, reading, "reading the token", at_least=budget.floor)
         if stored is not None and cache.usable(source, stored, avoid):
             return cache.land(source, stored, "store")
         held = _newest(stored, cache.held(source.key), source.seed)
@@ -158,6 +194,11 @@ async def _refresh_with(
             token, grant_name = await _request(cache, source, held, budget)
         finally:
             renewal.cancel()
+        # In memory first: whatever happens to the save, this process keeps the token (and
+        # its refresh token, which the server may already have rotated).
+        entry = cache.land(source, token, grant_name)
+        if landed is not None and not landed.done():
+            landed.set_result(entry)
         try:
             # Saving is never skipped for lack of time: a token nobody else sees costs every
             # other process a request, and a rotated refresh token would be lost.
@@ -172,7 +213,6 @@ async def _refresh_with(
     finally:
         if lease.value is not None:
             await _release(session, lease.value, source.label)
-    entry = cache.land(source, token, grant_name)
     if source.on_issued is not None:
         try:
             await asyncio.wait_for(source.on_issued(token, grant_name), AFTERCARE_SECONDS)
@@ -198,7 +238,8 @@ async def _acquire(
     """Take the refresh lock, or return the token another holder saved meanwhile."""
     delay, waited = 0.05, 0.0
     while (lease := await store_call(budget, session.try_lock(), "taking the lock")) is None:
-        pause = min(delay * (0.5 + random.random()), max(budget.spare() - 0.05, 0.0))
+        # The wait leaves the floor of the store calls after it (a read, then the save).
+        pause = min(delay * (0.5 + random.random()), max(budget.spare() - budget.floor, 0.0))
         if pause <= 0:
             logger.warning(
                 "waited %.0f s for another process to refresh %s; refreshing here.",
@@ -209,7 +250,8 @@ async def _acquire(
         await asyncio.sleep(pause)
         waited += pause
         delay = min(delay * 1.5, 0.5 if waited < FAST_POLL_SECONDS else 2.0)
-        stored = await store_call(budget, session.read(), "reading the token")
+        reading = session.read()
+        stored = await store_call(budget, reading, "reading the token", at_least=budget.floor)
         if stored is not None and cache.usable(source, stored, avoid):
             return cache.land(source, stored, "store")
     return _Lease(lease)
@@ -251,7 +293,9 @@ async def _request(
     if held is not None and held.refresh_token is not None:
         grant: Grant = RefreshTokenGrant(held.refresh_token, scope=source.scope)
         try:
-            token = await arequest_token(endpoint, grant, deadline_seconds=budget.left(), **options)
+            token = await arequest_token(
+                endpoint, grant, deadline_seconds=budget.for_request(), **options
+            )
             return token, "refresh_token"
         except InvalidGrantError as exc:
             if source.user_grant:
@@ -272,7 +316,7 @@ async def _request(
         msg = f"{source.label} holds no refresh token yet. {source.reconnect_hint}"
         raise ConfigurationError(msg)
     grant = ClientCredentialsGrant(scope=source.scope)
-    token = await arequest_token(endpoint, grant, deadline_seconds=budget.left(), **options)
+    token = await arequest_token(endpoint, grant, deadline_seconds=budget.for_request(), **options)
     return token, "client_credentials"
 
 

@@ -1,8 +1,10 @@
 """One token per credential identity per process, refreshed once for every caller.
 
 The warm path (`TokenCache.hit`) is a dictionary look-up, one monotonic clock read and one
-comparison; it builds nothing. Inside a caller's refresh leeway the current token is still handed
-out while one background refresh runs; only a missing or expired token makes a caller wait.
+comparison; it builds nothing. In the first half of a caller's refresh leeway the current token is
+still handed out while one background refresh runs; below half the leeway, and for a missing or
+expired token, callers wait for the refresh (within their deadline). So a token handed out always
+has at least half the (clamped) leeway left.
 
 Misses and refreshes run on one background event loop per cache (`_refresh_loop.py`). Every
 flight is created, joined and removed on that loop's thread, so no lock is ever held while a
@@ -95,6 +97,11 @@ class TokenCache:
         # still be the newest one this process holds.
         self._retired: dict[str, TelnyxToken] = {}
         self._flights: dict[str, _Flight] = {}  # touched on the loop thread only
+        # Refreshes whose waiters went at the deadline and that still save and release.
+        self._tails: set[asyncio.Future[CachedToken]] = set()
+        # Per key, the id of a token the API refused although it had just been fetched
+        # (TelnyxOAuth): a 401 with it is answered at once, never with yet another token request.
+        self.refused: dict[str, str] = {}
         self._guard = threading.Lock()  # slot writes; never held while calling out
         self._runner = RefreshLoop()
         _caches.add(self)
@@ -104,8 +111,8 @@ class TokenCache:
     def hit(self, source: TokenSource) -> CachedToken | None:
         """The cached token for `source` if it may be used now; no I/O, no waiting.
 
-        Inside the caller's leeway the token is still returned, and one background refresh
-        starts if none is running.
+        In the first half of the caller's (clamped) leeway the token is still returned, and one
+        background refresh starts if none is running; below half of it, None: callers wait.
         """
         slot = self._slots.get(source.key)
         if slot is None:
@@ -113,10 +120,11 @@ class TokenCache:
         now = self._mono()
         leeway = source.leeway_seconds
         half = slot.half_life
-        if now < slot.expires_mono - (leeway if leeway < half else half):
+        ahead = leeway if leeway < half else half
+        if now < slot.expires_mono - ahead:
             slot.used = now
             return slot
-        if now < slot.expires_mono:
+        if now < slot.expires_mono - ahead / 2:
             slot.used = now
             if not slot.refreshing and now >= slot.retry_at:
                 self._refresh_ahead(source, slot)
@@ -130,7 +138,7 @@ class TokenCache:
         if self._runner.is_current():
             msg = "TokenCache.get() cannot be called from a token-store hook; use aget()."
             raise RuntimeError(msg)
-        future = self._runner.submit(self._obtain(source, force_refresh, self._avoid(source)))
+        future = self._submit(self._obtain(source, force_refresh, self._avoid(source)))
         try:
             return future.result(timeout=source.deadline_seconds + 5)
         except concurrent.futures.TimeoutError:
@@ -142,7 +150,7 @@ class TokenCache:
         """Async twin of `get`: waits for the shared refresh without blocking the event loop."""
         if not force_refresh and (slot := self.hit(source)) is not None:
             return slot
-        future = self._runner.submit(self._obtain(source, force_refresh, self._avoid(source)))
+        future = self._submit(self._obtain(source, force_refresh, self._avoid(source)))
         # shield: one caller's cancellation must not cancel the refresh the others wait on.
         waiting = asyncio.shield(asyncio.wrap_future(future))
         try:
@@ -184,6 +192,7 @@ class TokenCache:
             self._slots.clear()
             self._rejected.clear()
             self._retired.clear()
+            self.refused.clear()
 
     def close(self) -> None:
         """Stop the background loop and close its connections. The process-wide cache is never
@@ -241,19 +250,37 @@ class TokenCache:
 
         Raises:
             TimeoutError: `coro` did not finish within `timeout` seconds (it is cancelled).
+            TokenEndpointUnavailableError: the cache is closed, or was closed meanwhile.
         """
         if self._runner.is_current():
             coro.close()
             msg = "TokenCache.run() cannot be called from the refresh loop itself."
             raise RuntimeError(msg)
-        future = self._runner.submit(coro)
+        future = self._submit(coro)
         try:
             return future.result(timeout=timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise TimeoutError(f"no result within {timeout:g} s") from None
+        except concurrent.futures.CancelledError:
+            raise _closed() from None
 
     # -- internals -----------------------------------------------------------------------------
+
+    def refuse(self, key: str, token: TelnyxToken) -> None:
+        """Remember that the API refused `token` although it had just been fetched."""
+        self.refused.pop(key, None)
+        self.refused[key] = self.token_id(token)
+        while len(self.refused) > self._max_entries:
+            del self.refused[next(iter(self.refused))]
+
+    def _submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        try:
+            return self._runner.submit(coro)
+        except RuntimeError:
+            if self._runner.closed:
+                raise _closed() from None
+            raise
 
     def _from_seed(self, source: TokenSource) -> CachedToken | None:
         seed = source.seed
@@ -284,12 +311,13 @@ class TokenCache:
         except Exception as exc:
             left = slot.expires_mono - self._mono()
             slot.retry_at = self._mono() + max(_RETRY_AHEAD_SECONDS, left / 4)
+            ahead = min(source.leeway_seconds, slot.half_life)
             logger.warning(
                 "could not refresh the token of %s ahead of expiry (%s); the current token "
-                "stays in use for %.0f s more.",
+                "is handed out for %.0f s more, then callers wait for a new one.",
                 source.label,
                 type(exc).__name__,
-                left,
+                max(left - ahead / 2, 0.0),
             )
         finally:
             slot.refreshing = False
@@ -297,6 +325,8 @@ class TokenCache:
     async def _obtain(self, source: TokenSource, force: bool, avoid: frozenset[str]) -> CachedToken:
         """On the loop thread: re-check, then join the identity's flight or start one."""
         key = source.key
+        loop = asyncio.get_running_loop()
+        end = loop.time() + source.deadline_seconds  # one deadline for the whole call
         while True:
             slot = self._slots.get(key)
             if slot is not None and self.usable(source, slot.token, avoid if force else _NONE):
@@ -304,15 +334,24 @@ class TokenCache:
             flight = self._flights.get(key)
             if flight is not None and force and not (flight.forced and avoid <= flight.avoid):
                 # A forced call never takes the answer of a flight that may hand back the token
-                # it replaces: it runs after that flight, then looks again.
-                await asyncio.wait([flight.task])
+                # it replaces: it runs after that flight, then looks again, in what is left of
+                # its own deadline.
+                left = end - loop.time()
+                if left <= 0:
+                    raise _overdue(source)
+                await asyncio.wait([flight.task], timeout=left)
                 continue
             if flight is None:
-                flight = self._launch(source, force, avoid)
+                left = end - loop.time()
+                if left <= 0:
+                    raise _overdue(source)
+                flight = self._launch(source, force, avoid, left)
             return await asyncio.shield(flight.task)
 
-    def _launch(self, source: TokenSource, force: bool, avoid: frozenset[str]) -> _Flight:
-        task = asyncio.ensure_future(self._bounded(source, force, avoid))
+    def _launch(
+        self, source: TokenSource, force: bool, avoid: frozenset[str], seconds: float
+    ) -> _Flight:
+        task = asyncio.ensure_future(self._bounded(source, force, avoid, seconds))
         flight = _Flight(task, force, avoid)
         self._flights[source.key] = flight
 
@@ -324,16 +363,35 @@ class TokenCache:
         return flight
 
     async def _bounded(
-        self, source: TokenSource, force: bool, avoid: frozenset[str]
+        self, source: TokenSource, force: bool, avoid: frozenset[str], seconds: float
     ) -> CachedToken:
-        # The whole flight ends within the deadline, whatever a server does (a trickled answer
-        # defeats per-read timeouts); its lock lease and renewals end with it.
+        # The waiters go within the deadline, whatever a server does (a trickled answer defeats
+        # per-read timeouts). Until a token arrives the whole flight ends with them, its lock
+        # lease and renewals too. Once the server has issued a token it is in memory, and the
+        # flight goes on saving it and releasing the lock (each step bounded on its own): a
+        # token the server issued is never thrown away, its refresh token may be the only one.
         # The one-second grace lets the steps' own, more precise errors surface first.
-        refresh = _shared_refresh.refresh(self, source, force, avoid)
+        landed: asyncio.Future[CachedToken] = asyncio.get_running_loop().create_future()
+        work = asyncio.ensure_future(
+            _shared_refresh.refresh(self, source, force, avoid, seconds=seconds, landed=landed)
+        )
+        self._tails.add(work)
+        work.add_done_callback(self._tail_done)
         try:
-            return await asyncio.wait_for(refresh, source.deadline_seconds + 1.0)
+            return await asyncio.wait_for(asyncio.shield(work), seconds + 1.0)
         except asyncio.TimeoutError:
+            if landed.done():
+                return landed.result()
+            work.cancel()
             raise _overdue(source) from None
+        except asyncio.CancelledError:
+            work.cancel()  # the cache is closing
+            raise
+
+    def _tail_done(self, work: asyncio.Future[CachedToken]) -> None:
+        self._tails.discard(work)
+        if not work.cancelled() and work.exception() is not None:  # waiters have seen it
+            logger.debug("a token refresh ended with %s", type(work.exception()).__name__)
 
     def _prune_rejected(self, now: float) -> None:
         # Called with the guard held. Expired tokens cannot be handed out: forget them.
@@ -361,6 +419,7 @@ class TokenCache:
         # fork: waiting on them would hang forever. Tokens already held stay valid.
         self._guard = threading.Lock()
         self._flights = {}
+        self._tails = set()
         self._runner.after_fork()
         for slot in self._slots.values():
             slot.refreshing = False
