@@ -120,6 +120,35 @@ def test_authorize_then_the_block_serves_the_stored_token(emulator: TelnyxEmulat
     assert emulator.counters.token_requests_by_grant == {"authorization_code": 1}
 
 
+def test_token_after_authorize_shows_the_granted_scope(emulator: TelnyxEmulator) -> None:
+    name = _saved(emulator)
+    token = authorize_block(name, open_url=browser, echo=lambda _: None, timeout_seconds=60)
+    assert token.scope  # the emulator grants the client's scopes when none is asked for
+
+    status = CliRunner().invoke(app, ["token", "--block", name])
+
+    assert status.exit_code == 0, status.output
+    assert f"Scope:         {token.scope}\n" in status.output
+
+
+def test_refused_refresh_of_a_connected_block_names_authorize_not_client_credentials(
+    emulator: TelnyxEmulator,
+) -> None:
+    name = _saved(emulator)
+    authorize_block(name, open_url=browser, echo=lambda _: None, timeout_seconds=60)
+    emulator.revoke_all_tokens()
+
+    result = CliRunner().invoke(app, ["token", "--block", name, "--refresh"])
+
+    assert result.exit_code == 1
+    assert f"`prefect-telnyx-oauth authorize --block {name}`" in result.stderr
+    assert "client_credentials" not in result.stderr
+    assert emulator.counters.token_requests_by_grant == {
+        "authorization_code": 1,
+        "refresh_token": 1,
+    }
+
+
 def test_authorize_survives_probes_without_our_state_then_completes(
     emulator: TelnyxEmulator,
 ) -> None:
