@@ -128,6 +128,7 @@ def test_token_after_authorize_shows_the_granted_scope(emulator: TelnyxEmulator)
     status = CliRunner().invoke(app, ["token", "--block", name])
 
     assert status.exit_code == 0, status.output
+    assert "Grant:         authorization_code\n" in status.output
     assert f"Scope:         {token.scope}\n" in status.output
 
 
@@ -249,6 +250,8 @@ def _can_bind(host: str, port: int) -> bool:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         with socket.socket(family) as probe:
+            # As the listener (HTTPServer) binds: a port in TIME_WAIT is free to it.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((host, port))
     except OSError:
         return False
@@ -274,7 +277,7 @@ def test_exact_matching_server_refuses_a_listener_on_a_random_port(emulator_fact
     assert emulator.counters.token_requests == 0
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]"])
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "[::1]"])
 def test_authorize_with_the_registered_redirect_uri_completes_on_an_exact_matching_server(
     emulator_factory: Any, host: str
 ) -> None:
@@ -299,7 +302,12 @@ def test_authorize_with_the_registered_redirect_uri_completes_on_an_exact_matchi
     _assert_connected(name, emulator)
 
 
-def test_authorize_on_port_80_sends_the_redirect_uri_without_it(emulator_factory: Any) -> None:
+@pytest.mark.parametrize(
+    "where", [{"port": 80}, {"redirect_uri": "http://127.0.0.1/callback"}], ids=["port", "uri"]
+)
+def test_authorize_on_port_80_sends_the_redirect_uri_without_it(
+    emulator_factory: Any, where: dict[str, Any]
+) -> None:
     if not _can_bind("127.0.0.1", 80):
         pytest.skip("port 80 cannot be bound here (not root, or in use)")
     # Registers exactly http://127.0.0.1/callback: the URI must not say :80.
@@ -307,10 +315,24 @@ def test_authorize_on_port_80_sends_the_redirect_uri_without_it(emulator_factory
     name = _saved(emulator)
     lines: list[str] = []
 
-    authorize_block(name, port=80, open_url=browser, echo=lines.append, timeout_seconds=60)
+    authorize_block(name, open_url=browser, echo=lines.append, timeout_seconds=60, **where)
 
     assert parse_qs(urlsplit(lines[1]).query)["redirect_uri"] == ["http://127.0.0.1/callback"]
     _assert_connected(name, emulator)
+
+
+def test_authorize_on_the_busy_port_of_a_redirect_uri_says_what_to_do(
+    emulator: TelnyxEmulator,
+) -> None:
+    name = _saved(emulator)
+    busy = int(emulator.base_url.split(":")[2].split("/")[0])
+    redirect_uri = f"http://127.0.0.1:{busy}/callback"
+    with pytest.raises(AuthorizationFailed) as caught:
+        authorize_block(name, redirect_uri=redirect_uri, open_url=None, echo=lambda _: None)
+    assert str(caught.value) == (
+        f"Cannot listen for the redirect URI {redirect_uri} (Address already in use). Free its "
+        "port, or register another loopback redirect URI and pass that one."
+    )
 
 
 def test_authorize_closes_the_listener_when_opening_the_browser_fails(
