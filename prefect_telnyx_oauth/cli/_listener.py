@@ -18,7 +18,7 @@ import hmac
 import ipaddress
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -86,7 +86,13 @@ def redirect_target(redirect_uri: str) -> tuple[str, int, str]:
     return host, parts.port or 80, parts.path or "/"
 
 
-class _IPv6Server(HTTPServer):
+class _Server(ThreadingHTTPServer):
+    # One thread per connection, so an idle connection never holds up the redirect; closing
+    # does not wait for such a connection (its thread ends at the handler's timeout).
+    block_on_close = False
+
+
+class _IPv6Server(_Server):
     address_family = socket.AF_INET6
 
 
@@ -124,7 +130,7 @@ class RedirectListener:
         host, path = "127.0.0.1", CALLBACK_PATH
         if redirect_uri is not None:
             host, port, path = redirect_target(redirect_uri)
-        server_class = _IPv6Server if ":" in host else HTTPServer
+        server_class = _IPv6Server if ":" in host else _Server
         self._server = server_class((host, port), Handler)
         self._server.timeout = _POLL_SECONDS
         bound = self._server.server_address[1]
@@ -134,6 +140,7 @@ class RedirectListener:
         self._state = state.encode()
         self._path = path
         self._params: dict[str, str] | None = None
+        self._taken = threading.Lock()
         self._arrived = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="redirect-listener", daemon=True)
@@ -157,13 +164,19 @@ class RedirectListener:
                 "The command is still waiting for the redirect of the URL it printed.",
             )
             return
+        with self._taken:
+            first, self._params = self._params is None, self._params or params
+        if not first:
+            self._respond(
+                handler, 409, "This authorization's redirect already arrived.", _CLOSE_TAB
+            )
+            return
         if "error" in params:
             self._respond(handler, 200, "Telnyx did not authorize the connection.", _CLOSE_TAB)
         elif not params.get("code"):
             self._respond(handler, 400, "The redirect carried no authorization code.", _CLOSE_TAB)
         else:
             self._respond(handler, 200, "Authorization received.", _CLOSE_TAB)
-        self._params = params
         self._arrived.set()
 
     @staticmethod

@@ -177,6 +177,30 @@ def test_authorize_survives_probes_without_our_state_then_completes(
     _assert_connected(name, emulator)
 
 
+def test_authorize_completes_while_a_silent_connection_holds_the_listener(
+    emulator: TelnyxEmulator,
+) -> None:
+    # A local process that connects and sends nothing must not keep the browser's redirect
+    # waiting (the listener gives an idle connection 10 s; the browser here waits 5 s).
+    name = _saved(emulator)
+    seen: list[httpx.Response] = []
+    idle: list[socket.socket] = []
+
+    def idle_then_consent(url: str) -> None:
+        listener = urlsplit(parse_qs(urlsplit(url).query)["redirect_uri"][0])
+        idle.append(socket.create_connection((listener.hostname, listener.port)))
+        with httpx.Client(follow_redirects=True, timeout=5) as client:
+            seen.append(client.get(url))
+
+    try:
+        authorize_block(name, open_url=idle_then_consent, echo=lambda _: None, timeout_seconds=60)
+    finally:
+        for connection in idle:
+            connection.close()
+    assert "Authorization received" in seen[0].text
+    _assert_connected(name, emulator)
+
+
 def test_authorize_ignores_a_redirect_with_another_state_until_the_timeout(
     emulator: TelnyxEmulator,
 ) -> None:
