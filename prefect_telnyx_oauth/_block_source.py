@@ -196,4 +196,5 @@ def _set_token_fields(block: TelnyxOAuthCredentials, token: TelnyxToken, stamp: 
         access_token_issued_at=token.issued_at,
         refresh_token=token.refresh_token,
         access_token_credentials=stamp if isinstance(stamp, SecretStr) else SecretStr(stamp),
+        access_token_scope=token.scope,
     )

@@ -44,6 +44,7 @@ TOKEN_FIELDS = (
     "access_token_issued_at",
     "refresh_token",
     "access_token_credentials",
+    "access_token_scope",
 )
 """The block's token cache fields. `access_token_credentials` is the salted stamp of the
 credentials the token was issued to (`_identity.py`): a token is only ever used with those same
@@ -78,12 +79,14 @@ def token_from_data(
         return None
     refresh = data.get("refresh_token")
     issued_at = data.get("access_token_issued_at")
+    scope = data.get("access_token_scope")
     try:
         return TelnyxToken(
             access_token=_secret(access),
             expires_at=_aware(expires_at),
             issued_at=_aware(issued_at) if issued_at else None,
             refresh_token=_secret(refresh) if refresh else None,
+            scope=scope if isinstance(scope, str) and scope else None,
         )
     except (TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
         msg = (
@@ -102,6 +105,7 @@ def token_to_data(token: TelnyxToken, stamp: str) -> dict[str, Any]:
         "access_token_expires_at": token.expires_at.isoformat(),
         "access_token_issued_at": token.issued_at.isoformat() if token.issued_at else None,
         "refresh_token": token.refresh_token.get_secret_value() if token.refresh_token else None,
+        "access_token_scope": token.scope,
     }
 
 

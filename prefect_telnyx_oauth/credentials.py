@@ -76,6 +76,7 @@ _TOKEN_FIELDS = (
     "access_token_issued_at",
     "refresh_token",
     "access_token_credentials",
+    "access_token_scope",
 )
 _SECRET_FIELDS = ("client_secret", "access_token", "refresh_token", "access_token_credentials")
 
@@ -208,6 +209,9 @@ class TelnyxOAuthCredentials(CredentialsBlock):
     access_token_credentials: SkipJsonSchema[SecretStr | None] = Field(
         default=None,
         description="A salted stamp of the credentials the cached token belongs to; managed too.",
+    )
+    access_token_scope: SkipJsonSchema[str | None] = Field(
+        default=None, description="The scopes granted with the cached token; managed too."
     )
 
     # (id of the block it was built for, the source): kept until any attribute is assigned, so a

@@ -1,20 +1,15 @@
 """`authorize`: connect a Telnyx account to a saved block (authorization code grant with PKCE).
 
-The redirect comes back to a one-shot listener on 127.0.0.1 (RFC 8252 §7.3: the server accepts
-any port of a registered loopback redirect URI). The listener answers the redirect and closes;
-nothing is saved unless the `state` matches and the code exchange succeeds.
+The redirect comes back to a loopback listener (`_listener.py`) that ends the wait only for the
+redirect carrying this request's `state`; nothing is saved unless the code exchange succeeds.
 """
 
 from __future__ import annotations
 
-import hmac
 import secrets
-import threading
 import webbrowser
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlsplit
+from typing import Annotated
 
 import httpx
 import typer
@@ -28,108 +23,15 @@ from prefect_telnyx_oauth.cli._common import (
     load_block,
     prefect_unreachable,
 )
+from prefect_telnyx_oauth.cli._listener import (
+    AuthorizationFailed,
+    RedirectListener,
+    redirect_target,
+)
 from telnyx_oauth.discovery import discover
 from telnyx_oauth.errors import TelnyxOAuthError
 from telnyx_oauth.models import TelnyxToken, utc_now
 from telnyx_oauth.pkce import build_authorization_url, generate_pkce_pair
-
-CALLBACK_PATH = "/callback"
-_POLL_SECONDS = 0.1
-_PAGE = (
-    "<!doctype html><html><head><meta charset='utf-8'><title>prefect-telnyx-oauth</title>"
-    "</head><body><p>{message}</p><p>You can close this tab and return to the terminal.</p>"
-    "</body></html>"
-)
-
-
-class AuthorizationFailed(Exception):
-    """The authorization ended without tokens; the message is the one line to show."""
-
-
-class RedirectListener:
-    """Takes one authorization redirect on `http://127.0.0.1:PORT/callback`, then closes.
-
-    Requests to other paths (a browser's favicon) get a 404 and do not count. The request line
-    carries the authorization code, so nothing is logged.
-
-    Args:
-        port: The port to bind; 0 picks a free one (see `redirect_uri`).
-
-    Raises:
-        OSError: the port cannot be bound.
-    """
-
-    def __init__(self, port: int = 0) -> None:
-        listener = self
-
-        class Handler(BaseHTTPRequestHandler):
-            # A connection that never sends a request must not hold the listener for long.
-            timeout = 10
-
-            def do_GET(self) -> None:
-                listener._handle(self)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = HTTPServer(("127.0.0.1", port), Handler)
-        self._server.timeout = _POLL_SECONDS
-        self.redirect_uri = f"http://127.0.0.1:{self._server.server_address[1]}{CALLBACK_PATH}"
-        self._params: dict[str, str] | None = None
-        self._arrived = threading.Event()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="redirect-listener", daemon=True)
-
-    def _serve(self) -> None:
-        with self._server:
-            while not (self._arrived.is_set() or self._stopping.is_set()):
-                self._server.handle_request()
-
-    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
-        parts = urlsplit(handler.path)
-        if parts.path != CALLBACK_PATH:
-            self._respond(handler, 404, "Not the authorization redirect.")
-            return
-        params = dict(parse_qsl(parts.query, keep_blank_values=True))
-        message = (
-            "Telnyx did not authorize the connection."
-            if "error" in params
-            else "Authorization received."
-        )
-        self._respond(handler, 200, message)
-        self._params = params
-        self._arrived.set()
-
-    @staticmethod
-    def _respond(handler: BaseHTTPRequestHandler, status: int, message: str) -> None:
-        body = _PAGE.format(message=message).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "text/html; charset=utf-8")
-        handler.send_header("Content-Length", str(len(body)))
-        handler.send_header("Cache-Control", "no-store")
-        handler.send_header("Connection", "close")
-        handler.end_headers()
-        handler.wfile.write(body)
-
-    def start(self) -> None:
-        """Serve from a daemon thread."""
-        self._thread.start()
-
-    def wait(self, timeout_seconds: float) -> dict[str, str] | None:
-        """Return the redirect's query parameters, or None after `timeout_seconds`; then close."""
-        try:
-            arrived = self._arrived.wait(timeout_seconds)
-        finally:
-            self.close()
-        return self._params if arrived else None
-
-    def close(self) -> None:
-        """Stop serving and release the port."""
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join()
-        else:
-            self._server.server_close()
 
 
 def _printable(text: str, limit: int = 200) -> str:
@@ -138,18 +40,12 @@ def _printable(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _code_from(params: dict[str, str] | None, state: str, timeout_seconds: float) -> str:
-    """The authorization code of a redirect that answers our request, or why there is none."""
+def _code_from(params: dict[str, str] | None, timeout_seconds: float) -> str:
+    """The authorization code of the redirect that answers our request, or why there is none."""
     if params is None:
         msg = (
             f"No authorization arrived within {timeout_seconds:g} s; nothing was saved. Run the "
             "command again (or raise --timeout)."
-        )
-        raise AuthorizationFailed(msg)
-    if not hmac.compare_digest(params.get("state", "").encode(), state.encode()):
-        msg = (
-            "The redirect's state does not match this authorization request (a stale or forged "
-            "redirect); nothing was saved. Run the command again."
         )
         raise AuthorizationFailed(msg)
     if "error" in params:
@@ -168,7 +64,8 @@ def authorize_block(
     block_name: str,
     *,
     scope: str | None = None,
-    port: int = 0,
+    port: int | None = None,
+    redirect_uri: str | None = None,
     timeout_seconds: float = 300.0,
     open_url: Callable[[str], object] | None = webbrowser.open,
     echo: Callable[[str], object] = typer.echo,
@@ -178,7 +75,9 @@ def authorize_block(
     Args:
         block_name: The saved block; its client id, secret and base URL are used.
         scope: Scopes to ask for; None: the block's scope, else the client's default.
-        port: The listener's port on 127.0.0.1; 0 picks a free one.
+        port: The listener's port on 127.0.0.1; 0 (the default) picks a free one.
+        redirect_uri: A loopback http redirect URI registered for the client, sent as given;
+            the listener binds to its host and port. Not together with `port`.
         timeout_seconds: How long to wait for the redirect.
         open_url: Opens the authorization URL (a browser); None only prints it.
         echo: Prints a line for the user.
@@ -187,18 +86,21 @@ def authorize_block(
         The new token (access and refresh), already saved on the block document.
 
     Raises:
-        AuthorizationFailed: timeout, denied consent, state mismatch, or no usable port.
+        AuthorizationFailed: a redirect URI that is not loopback http, timeout, denied
+            consent, or no usable port.
         TokenError: the token endpoint refused the code exchange.
     """
+    # A wrong redirect URI is refused before anything is requested.
+    if redirect_uri is not None:
+        if port is not None:
+            msg = "Pass --port or --redirect-uri, not both: the redirect URI names its port."
+            raise AuthorizationFailed(msg)
+        redirect_target(redirect_uri)
     block = load_block(block_name)
     metadata = discover(block.base_url, timeout_seconds=block.timeout_seconds)
-    try:
-        listener = RedirectListener(port)
-    except OSError as exc:
-        msg = f"Cannot listen on 127.0.0.1:{port} ({exc.strerror}). Use --port 0 for a free port."
-        raise AuthorizationFailed(msg) from None
-    pair = generate_pkce_pair()
     state = secrets.token_urlsafe(24)
+    listener = _listen(state, port or 0, redirect_uri)
+    pair = generate_pkce_pair()
     try:
         url = build_authorization_url(
             metadata.authorization_endpoint,
@@ -221,7 +123,7 @@ def authorize_block(
     finally:
         # Also on Ctrl+C or a failing browser launcher: the port is never left open.
         listener.close()
-    code = _code_from(params, state, timeout_seconds)
+    code = _code_from(params, timeout_seconds)
     return exchange_authorization_code(
         block,
         token_url=block.token_url or metadata.token_endpoint,
@@ -229,6 +131,22 @@ def authorize_block(
         redirect_uri=listener.redirect_uri,
         code_verifier=pair.verifier,
     )
+
+
+def _listen(state: str, port: int, redirect_uri: str | None) -> RedirectListener:
+    try:
+        return RedirectListener(state, port, redirect_uri)
+    except OSError as exc:
+        if redirect_uri is None:
+            msg = (
+                f"Cannot listen on 127.0.0.1:{port} ({exc.strerror}). Use --port 0 for a free port."
+            )
+        else:
+            msg = (
+                f"Cannot listen for the redirect URI {redirect_uri} ({exc.strerror}). Free its "
+                "port, or register another loopback redirect URI and pass that one."
+            )
+        raise AuthorizationFailed(msg) from None
 
 
 def open_in_browser(url: str) -> None:
@@ -247,8 +165,18 @@ def authorize(
         str | None, typer.Option(help="Scopes to ask for. Default: the block's scope.")
     ] = None,
     port: Annotated[
-        int, typer.Option(min=0, max=65535, help="Listener port on 127.0.0.1; 0 picks one.")
-    ] = 0,
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="Listener port on 127.0.0.1. Default: 0, any free port."
+        ),
+    ] = None,
+    redirect_uri: Annotated[
+        str | None,
+        typer.Option(
+            help="The loopback redirect URI registered for the client, for servers that match "
+            "it exactly, e.g. http://127.0.0.1:8765/callback. The listener binds to its port."
+        ),
+    ] = None,
     no_browser: Annotated[
         bool, typer.Option("--no-browser", help="Only print the URL; do not open a browser.")
     ] = False,
@@ -262,6 +190,7 @@ def authorize(
             block,
             scope=scope,
             port=port,
+            redirect_uri=redirect_uri,
             timeout_seconds=timeout,
             open_url=None if no_browser else open_in_browser,
         )

@@ -51,8 +51,8 @@ _ERROR_NEXT_STEPS: dict[str, str] = {
 }
 _INVALID_GRANT_NEXT_STEPS: dict[GrantType, str] = {
     "refresh_token": (
-        "The refresh token is expired, revoked or already used; get a new one with the "
-        "authorization flow or the client_credentials grant."
+        "The refresh token is expired, revoked or already used; the account must be connected "
+        "again (the authorization code flow) for a new one."
     ),
     "authorization_code": (
         "The code is expired or already used, or redirect_uri/code_verifier differ from the "

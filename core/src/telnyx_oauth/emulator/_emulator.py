@@ -42,6 +42,8 @@ class TelnyxEmulator:
             delayed).
         redirect_uris: Redirect URIs registered for the authorization code flow; loopback http URIs
             match on any port (RFC 8252).
+        exact_redirect_uris: Match redirect URIs as exact strings, loopback ones too (Authlib's
+            default): `http://127.0.0.1:PORT/callback` then needs that very URI registered.
         balance: What GET /balance reports, in USD.
         phone_numbers: How many phone numbers GET /phone_numbers lists (+15550100000 upward).
         refresh_token_ttl_seconds: Lifetime of refresh tokens (30 days by default).
@@ -84,6 +86,7 @@ class TelnyxEmulator:
         log_requests: bool = False,
         basic_auth_decoding: BasicAuthDecoding = "unquote_plus",
         check_spec: bool = False,
+        exact_redirect_uris: bool = False,
     ) -> None:
         knobs = Knobs(
             token_ttl_seconds=token_ttl_seconds,
@@ -92,6 +95,7 @@ class TelnyxEmulator:
             refresh_token_on_client_credentials=refresh_token_on_client_credentials,
             token_latency_seconds=token_latency_seconds,
             basic_auth_decoding=basic_auth_decoding,
+            exact_redirect_uris=exact_redirect_uris,
         )
         if phone_numbers < 0:
             raise ValueError("phone_numbers must be >= 0")

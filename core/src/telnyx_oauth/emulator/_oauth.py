@@ -192,12 +192,13 @@ def authenticate_client(
     return client
 
 
-def redirect_uri_registered(client: OAuthClient, redirect_uri: str) -> bool:
-    """Exact match, except that loopback http URIs match on any port (RFC 8252 §7.3)."""
+def redirect_uri_registered(client: OAuthClient, redirect_uri: str, exact: bool = False) -> bool:
+    """Exact match, except that loopback http URIs match on any port (RFC 8252 §7.3) unless
+    `exact` (as Authlib's server, which compares the strings)."""
     if redirect_uri in client.redirect_uris:
         return True
     asked = urlsplit(redirect_uri)
-    if asked.scheme != "http" or asked.hostname is None:
+    if exact or asked.scheme != "http" or asked.hostname is None:
         return False
     for registered in map(urlsplit, client.redirect_uris):
         if (
@@ -361,7 +362,8 @@ class OAuthRoutes:
         if client is None:
             return OAuthError("invalid_request", "Unknown client_id.").response()
         redirect_uri = query.get("redirect_uri")
-        if not redirect_uri or not redirect_uri_registered(client, redirect_uri):
+        exact = self.state.knobs().exact_redirect_uris
+        if not redirect_uri or not redirect_uri_registered(client, redirect_uri, exact):
             return OAuthError(
                 "invalid_request", "redirect_uri is missing or not registered for this client."
             ).response()

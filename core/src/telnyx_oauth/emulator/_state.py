@@ -119,6 +119,7 @@ class Knobs:
     retry_after: int = 1
     rate_limit_body: Literal["json", "html"] = "json"
     basic_auth_decoding: BasicAuthDecoding = "unquote_plus"
+    exact_redirect_uris: bool = False
 
     def validate(self) -> None:
         """Raise ValueError naming the first knob with an impossible value."""
