@@ -41,6 +41,12 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
 	$(BIN)/python tests/docs/site_offline.py $(VENV)/site
 
+# Read the docs locally: served at http://127.0.0.1:8000, rebuilt as a page changes (Ctrl-C
+# stops it). Or open .venv/site/index.html after `make docs`: it reads from its files, search too.
+.PHONY: docs-serve
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
 # The block form and the docs site in headless Chromium (Debian's `chromium`); rewrites the
 # screenshot docs/img/block-form.png that the Blocks page shows.
 ui-check: docs
