@@ -86,7 +86,15 @@ test-airflow: $(AIRFLOW_STAMP)
 demo-airflow: $(AIRFLOW_STAMP)
 	@$(AIRFLOW_BIN)/python airflow-provider/demo.py
 
-# Issue 13: wheels and sdists of the three distributions, the wheels in clean venvs (~70 s).
+# The wheels and sdists of the three distributions, into dist/ (or DIST=...), for a worker image:
+# `pip install --find-links dist prefect-telnyx-oauth` (docs/quickstart.md). About 20 s.
+DIST ?= dist
+.PHONY: dist
+dist:
+	bash .ci/dist_build.sh $(DIST)
+
+# Issue 13: `make dist`, then every documented `pip install` line and the wheels in clean venvs
+# (about 3 minutes).
 .PHONY: dist-check
 dist-check:
 	bash .ci/dist_check.sh
