@@ -87,14 +87,14 @@ demo-airflow: $(AIRFLOW_STAMP)
 	@$(AIRFLOW_BIN)/python airflow-provider/demo.py
 
 # The wheels and sdists of the three distributions, into dist/ (or DIST=...), for a worker image:
-# `pip install --find-links dist prefect-telnyx-oauth` (docs/quickstart.md). About 20 s.
+# `pip install --find-links dist prefect-telnyx-oauth` (docs/quickstart.md).
 DIST ?= dist
 .PHONY: dist
 dist:
 	bash .ci/dist_build.sh $(DIST)
 
 # Issue 13: `make dist`, then every documented `pip install` line and the wheels in clean venvs
-# (about 3 minutes).
+# (a few minutes, most of it installing Prefect).
 .PHONY: dist-check
 dist-check:
 	bash .ci/dist_check.sh

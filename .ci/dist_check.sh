@@ -5,7 +5,7 @@
 # in a copy of the repository, those with `--find-links dist` beside the built dist/. Then the
 # core wheel alone (no Prefect, gets a token from the emulator) and prefect-telnyx-oauth from its
 # wheel (old import paths are the core's modules; the block registers on a throw-away Prefect
-# API). About 3 minutes, most of it installing Prefect (pip may use the machine's index for
+# API). A few minutes, most of it installing Prefect (pip may use the machine's index for
 # the dependencies).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,11 +25,11 @@ n=0
 while IFS= read -r command; do
   n=$((n + 1))
   case "$command" in
-    *"--find-links dist"*) where=$out venv=$out/wheels ;;  # beside the dist/ just built
-    *) where=$out/checkout venv=$out/documented-$n ;;      # in a clone of the repository
+    *"--find-links dist"*) where=$out venv=$out/wheels label="beside dist/" ;;
+    *) where=$out/checkout venv=$out/documented-$n label="in a clone" ;;
   esac
   rm -rf "$venv" && "$PYTHON" -m venv "$venv"
-  echo "dist-check: in a clean venv, in ${where#"$out"/}: $command"
+  echo "dist-check: in a clean venv, $label: $command"
   (cd "$where" && PATH="$venv/bin:$PATH" && eval "$command") >"$out/pip.log" 2>&1 || {
     grep -v '^WARNING: Location' "$out/pip.log" | tail -5 >&2
     echo "dist-check: the documented command failed: $command" >&2; exit 1; }
