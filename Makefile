@@ -42,6 +42,12 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
 	$(BIN)/python tests/docs/site_offline.py $(VENV)/site
 
+# Read the docs locally: served at http://127.0.0.1:8000, rebuilt as a page changes (Ctrl-C
+# stops it). Or open .venv/site/index.html after `make docs`: it reads from its files, search too.
+.PHONY: docs-serve
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
 # The block form and the docs site in headless Chromium (Debian's `chromium`); rewrites the
 # screenshot docs/img/block-form.png that the Blocks page shows.
 ui-check: docs
@@ -87,7 +93,15 @@ typecheck-airflow: $(STAMP) $(AIRFLOW_STAMP)
 demo-airflow: $(AIRFLOW_STAMP)
 	@$(AIRFLOW_BIN)/python airflow-provider/demo.py
 
-# Issue 13: wheels and sdists of the three distributions, the wheels in clean venvs (~70 s).
+# The wheels and sdists of the three distributions, into dist/ (or DIST=...), for a worker image:
+# `pip install --find-links dist prefect-telnyx-oauth` (docs/quickstart.md).
+DIST ?= dist
+.PHONY: dist
+dist:
+	bash .ci/dist_build.sh $(DIST)
+
+# Issue 13: `make dist`, then every documented `pip install` line and the wheels in clean venvs
+# (a few minutes, most of it installing Prefect).
 .PHONY: dist-check
 dist-check:
 	bash .ci/dist_check.sh

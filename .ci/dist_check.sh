@@ -1,24 +1,45 @@
 #!/usr/bin/env bash
 # `make dist-check`: every distribution as users get it from an index, not the editable checkout.
-# Builds a wheel and an sdist of the core, prefect-telnyx-oauth and the Airflow provider, then
-# installs the wheels into clean venvs: the core alone (no Prefect, gets a token from the
-# emulator) and prefect-telnyx-oauth (old import paths are the core's modules; the block
-# registers on a throw-away Prefect API). About 2 minutes, most of it installing Prefect.
+# Builds the wheels and sdists with `make dist`, then runs every `pip install` line that the
+# quickstart and the README show, as written, each in a clean venv: the commands from a checkout
+# in a copy of the repository, those with `--find-links dist` beside the built dist/. Then the
+# core wheel alone (no Prefect, gets a token from the emulator) and prefect-telnyx-oauth from its
+# wheel (old import paths are the core's modules; the block registers on a throw-away Prefect
+# API). A few minutes, most of it installing Prefect (pip may use the machine's index for
+# the dependencies).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-"$PYTHON" -m venv "$out/build"
-"$out/build/bin/pip" install --quiet build
-for dir in core . airflow-provider; do
-  "$out/build/bin/python" -m build --quiet --outdir "$out/dist" "$dir" >/dev/null
-done
-ls "$out/dist"
-for kind in 'telnyx_oauth_core-*' 'prefect_telnyx_oauth-*' 'airflow_provider_telnyx_oauth-*'; do
-  compgen -G "$out/dist/$kind.whl" >/dev/null && compgen -G "$out/dist/$kind.tar.gz" >/dev/null || {
-    echo "dist-check: no wheel and sdist for $kind" >&2; exit 1; }
-done
+make --no-print-directory dist DIST="$out/dist"
+
+# The documented install commands: `pip install` lines inside ```bash blocks, comments dropped.
+documented=$(awk '/^ *```bash/ {fence=1; next} /^ *```/ {fence=0} \
+  fence && /^ *pip install / {sub(/^ +/, ""); sub(/ +#.*$/, ""); if (!seen[$0]++) print}' \
+  docs/quickstart.md README.md)
+[ -n "$documented" ] || { echo "dist-check: no pip install line in the docs" >&2; exit 1; }
+git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | \
+  (mkdir "$out/checkout" && tar -xf - -C "$out/checkout")
+n=0
+while IFS= read -r command; do
+  n=$((n + 1))
+  case "$command" in
+    *"--find-links dist"*) where=$out venv=$out/wheels label="beside dist/" ;;
+    *) where=$out/checkout venv=$out/documented-$n label="in a clone" ;;
+  esac
+  rm -rf "$venv" && "$PYTHON" -m venv "$venv"
+  echo "dist-check: in a clean venv, $label: $command"
+  (cd "$where" && PATH="$venv/bin:$PATH" && eval "$command") >"$out/pip.log" 2>&1 || {
+    grep -v '^WARNING: Location' "$out/pip.log" | tail -5 >&2
+    echo "dist-check: the documented command failed: $command" >&2; exit 1; }
+  (cd "$out" && PREFECT_HOME="$out/prefect-home" PREFECT_SERVER_ANALYTICS_ENABLED=false \
+    "$venv/bin/python" -c "import prefect_telnyx_oauth as p, telnyx_oauth.emulator
+assert p.__file__.startswith('$venv/'), p.__file__
+print('dist-check: it installs prefect_telnyx_oauth', p.__version__, 'into the venv')")
+done <<<"$documented"
+[ -x "$out/wheels/bin/python" ] || {
+  echo "dist-check: the docs show no install from the wheels (--find-links dist)" >&2; exit 1; }
 
 "$PYTHON" -m venv "$out/core"
 "$out/core/bin/pip" install --quiet "$(echo "$out"/dist/telnyx_oauth_core-*.whl)[emulator]"
@@ -45,10 +66,9 @@ print("dist-check: the core wheel alone gets a token from its emulator, without 
 PY
 )
 
-"$PYTHON" -m venv "$out/prefect"
-"$out/prefect/bin/pip" install --quiet --find-links "$out/dist" "$(echo "$out"/dist/prefect_telnyx_oauth-*.whl)"
+# prefect-telnyx-oauth as the documented `pip install --find-links dist ...` installed it.
 (cd "$out" && PREFECT_HOME="$out/prefect-home" PREFECT_SERVER_ANALYTICS_ENABLED=false \
-  "$out/prefect/bin/python" - <<'PY'
+  "$out/wheels/bin/python" - <<'PY'
 import prefect_telnyx_oauth.token_cache as old
 import telnyx_oauth.token_cache as new
 from prefect_telnyx_oauth import TelnyxOAuthCredentials, TelnyxOAuth

@@ -39,23 +39,27 @@ def list_phone_numbers(
     filters: Mapping[str, Any] | None = None,
     page_size: int = MAX_PAGE_SIZE,
     max_pages: int | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Return the account's phone numbers (`GET /phone_numbers`), following every page.
 
-    Pages are requested one after another until `meta.total_pages` (or `max_pages`) is reached,
-    over one connection.
+    Pages are requested one after another until `meta.total_pages`, `max_pages` or `limit` is
+    reached, over one connection. To pick one number, pass `limit=1`: one request of one number.
 
     Args:
         credentials: The block, or the name of a saved block (loaded inside the task).
         filters: Telnyx filters, e.g. `{"status": "active"}` or `{"filter[tag]": "sms"}`.
-        page_size: Numbers per page, 1 to 250; larger pages mean fewer requests.
+        page_size: Numbers per page, 1 to 250; larger pages mean fewer requests. A smaller
+            `limit` makes the pages that small.
         max_pages: Stop after this many pages; None follows them all.
+        limit: Return at most this many numbers, and request no page after the one that holds
+            the last of them; None returns them all.
 
     Returns:
         The phone number records, in Telnyx's order.
 
     Raises:
-        ConfigurationError: `page_size` or `max_pages` is out of range.
+        ConfigurationError: `page_size`, `max_pages` or `limit` is out of range.
         TelnyxAPIError: Telnyx refused a page, e.g. 400 for an unknown filter value.
     """
     if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -64,8 +68,13 @@ def list_phone_numbers(
     if max_pages is not None and max_pages < 1:
         msg = f"max_pages must be at least 1 (or None for all pages), got {max_pages}."
         raise ConfigurationError(msg)
+    if limit is not None and limit < 1:
+        msg = f"limit must be at least 1 (or None for every number), got {limit}."
+        raise ConfigurationError(msg)
     block = _load(credentials)
     params = _filter_params(filters)
+    if limit is not None:
+        page_size = min(page_size, limit)
     records: list[dict[str, Any]] = []
     page = 1
     with block.get_client(timeout=DEFAULT_TIMEOUT_SECONDS) as client:
@@ -75,9 +84,16 @@ def list_phone_numbers(
             data = body.get("data") or []
             records.extend(data)
             total = _total_pages(body)
-            if not data or page >= total or (max_pages is not None and page >= max_pages):
+            if (
+                not data
+                or page >= total
+                or (max_pages is not None and page >= max_pages)
+                or (limit is not None and len(records) >= limit)
+            ):
                 break
             page += 1
+    if limit is not None:
+        del records[limit:]
     run_logger().info("Listed %d phone numbers (%d of %d pages).", len(records), page, total)
     return records
 

@@ -60,6 +60,35 @@ def test_list_phone_numbers_max_pages_stops_early(
     assert emulator.counters.api_requests == 2
 
 
+def test_list_phone_numbers_limit_one_makes_one_request_of_one_number(
+    emulator_factory: Callable[..., TelnyxEmulator],
+) -> None:
+    # Issue 17: picking one sender must not walk every page (25 requests here, 2,000 on an
+    # account with 2,000 numbers).
+    emulator = emulator_factory(phone_numbers=25)
+    numbers = list_phone_numbers.fn(make_block(emulator), limit=1)
+    assert [record["phone_number"] for record in numbers] == ["+15550100000"]
+    assert emulator.counters.api_requests == 1
+
+
+def test_list_phone_numbers_limit_across_pages_stops_at_the_page_that_fills_it(
+    emulator_factory: Callable[..., TelnyxEmulator],
+) -> None:
+    emulator = emulator_factory(phone_numbers=25)
+    block = make_block(emulator)
+    numbers = list_phone_numbers.fn(block, page_size=10, limit=12)
+    assert emulator.counters.api_requests == 2
+    assert numbers == list_phone_numbers.fn(block, page_size=10)[:12]
+
+
+def test_list_phone_numbers_limit_below_one_raises_before_any_request(
+    emulator: TelnyxEmulator,
+) -> None:
+    with pytest.raises(ConfigurationError, match=r"limit must be at least 1.*got 0"):
+        list_phone_numbers.fn(make_block(emulator), limit=0)
+    assert emulator.counters.api_requests == 0
+
+
 def test_list_phone_numbers_filters_returns_only_matches(emulator: TelnyxEmulator) -> None:
     pending = list_phone_numbers.fn(make_block(emulator), filters={"status": "purchase-pending"})
     assert pending

@@ -103,3 +103,14 @@ def test_docs_block_card_code_example_runs(docs_world: TelnyxEmulator, tmp_path:
     code = example.split("```python", 1)[1].split("```", 1)[0]
     run_example(code.replace("BLOCK_NAME", "prod-telnyx"), tmp_path)
     assert docs_world.counters.api_requests_by_status == {200: 1}
+
+
+def test_docs_notify_example_lists_one_page_to_pick_its_sender(
+    docs_world: TelnyxEmulator, tmp_path: Path
+) -> None:
+    # Issue 17: the example picked one sender by walking all 25 pages of the emulator's numbers
+    # (2,000 requests on an account with 2,000 numbers). Now: balance, one page, two messages.
+    (notify,) = [block for block in PYTHON if "def notify(" in block.code]
+    run_example(notify.code, tmp_path)
+    assert docs_world.counters.messages_created == 2
+    assert docs_world.counters.api_requests_by_status == {200: 4}

@@ -278,7 +278,7 @@ def check_docs_site(context: object, site: Path, blocked: list[str]) -> None:
     before = len(blocked)
     with serve_directory(site) as base:
         page = context.new_page()  # type: ignore[attr-defined]
-        page.goto(f"{base}/token-lifecycle/")
+        page.goto(f"{base}/token-lifecycle.html")  # mkdocs.yml: the offline plugin, no folders
         # Material swaps the `<pre class="mermaid">` source for a `<div>` holding the drawing
         # in a closed shadow root: a rendered diagram is that div, with a height.
         page.locator("div.mermaid").first.wait_for(timeout=60_000)
