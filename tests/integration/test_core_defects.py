@@ -532,7 +532,12 @@ async def test_overwrite_never_keeps_a_connected_users_token_for_the_client(
             block._block_document_id,  # type: ignore[arg-type]
             BlockDocumentUpdate(data={"grant_type": "authorization_code"}),
         )
+    # A plain re-save keeps the user connection (issue 17): the token stays the user's.
     await make_block(emulator).asave("connected-then-client", overwrite=True)
+    kept = await TelnyxOAuthCredentials.aload("connected-then-client")
+    assert kept.grant_type == "authorization_code"
+    # Disconnecting on purpose makes it the client's again, without the user's token.
+    await make_block(emulator).asave("connected-then-client", overwrite=True, disconnect=True)
     reloaded = await TelnyxOAuthCredentials.aload("connected-then-client")
     assert reloaded.grant_type == "client_credentials"
     assert reloaded.access_token is None
