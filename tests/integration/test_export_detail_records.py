@@ -160,6 +160,7 @@ def test_export_recovers_from_429_with_retry_after(
         ({"window": "week"}, "window: Input should be 'hour' or 'day'"),
         ({"page_size": 500}, "page_size must be between 1 and 250, got 500"),
         ({"destination": "UNWRITABLE"}, "Cannot write to the destination"),
+        ({"destination": "nosuchproto://bucket/x"}, "fsspec cannot open the destination"),
     ],
 )
 def test_bad_input_is_refused_before_any_request(
@@ -184,6 +185,24 @@ def test_bad_input_is_refused_before_any_request(
         export_detail_records(block_name, **arguments)
     assert emulator.counters.api_requests == emulator.counters.token_requests == 0
     assert not (tmp_path / "out" / "messaging").exists()
+
+
+def test_parquet_without_pyarrow_is_refused_before_any_request(
+    emulator: TelnyxEmulator,
+    block_name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)  # as if not installed
+    with pytest.raises(ConfigurationError, match=r"needs pyarrow: pip install"):
+        export_detail_records(
+            block_name,
+            destination=str(tmp_path),
+            file_format="parquet",
+            start_at=START,
+            end_at=START + HOUR,
+        )
+    assert emulator.counters.api_requests == emulator.counters.token_requests == 0
 
 
 def test_jsonl_and_parquet_and_fsspec_url_hold_the_same_records(
