@@ -1,6 +1,6 @@
 """Runs `export_detail_records` in its own process, for the kill-mid-run test.
 
-Usage: python -m tests.integration._export_worker BLOCK DESTINATION START END PAGE_SIZE
+Usage: python -m tests.integration._export_worker BLOCK DESTINATION START END WINDOW
 (PREFECT_API_URL in the environment names the test's Prefect API.)
 """
 
@@ -13,13 +13,13 @@ from prefect_telnyx_oauth.detail_records import export_detail_records
 
 
 def main(argv: list[str]) -> None:
-    block, destination, start, end, page_size = argv
+    block, destination, start, end, window = argv
     export_detail_records(
         block,
         destination=destination,
         start_at=dt.datetime.fromisoformat(start),
         end_at=dt.datetime.fromisoformat(end),
-        page_size=int(page_size),
+        window=window,  # type: ignore[arg-type]
     )
 
 

@@ -177,3 +177,13 @@ def test_sdk_auto_pagination_reads_every_record(
         ids = [record.uuid for record in pages]
     assert len(ids) == len(set(ids)) == 120
     assert emulator.counters.api_requests_by_status == {200: 3}
+
+
+def test_detail_records_latency_delays_the_answer_past_a_client_timeout(
+    emulator: TelnyxEmulator, http: httpx.Client
+) -> None:
+    emulator.set_detail_records_latency(0.5)
+    with pytest.raises(httpx.ReadTimeout):
+        http.get("/detail_records", params=MESSAGING, timeout=0.1)
+    emulator.set_detail_records_latency(0)
+    assert http.get("/detail_records", params=MESSAGING, timeout=5).status_code == 200

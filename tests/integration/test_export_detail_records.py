@@ -238,37 +238,36 @@ def test_jsonl_and_parquet_and_fsspec_url_hold_the_same_records(
     assert parquet == jsonl == in_memory
 
 
-def test_run_killed_mid_way_then_rerun_exports_each_record_exactly_once(
+def test_run_killed_mid_way_then_rerun_exports_100_000_records_exactly_once(
     emulator: TelnyxEmulator, block_name: str, tmp_path: Path
 ) -> None:
     # The first run is its own process (spawned, never forked from this one, which imported our
     # code and holds the token cache), killed with SIGKILL as a crash or an evicted worker would be.
-    emulator.seed_detail_records(480, start_at=START, interval_seconds=60)  # 8 hours
-    emulator.set_detail_records_latency(0.2)  # 3 pages an hour: ~0.6 s a window
+    emulator.seed_detail_records(100_000, start_at=START, interval_seconds=4 * 86_400 / 100_000)
     out = tmp_path / "out"
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
-    args = [block_name, str(out), START.isoformat(), (START + 8 * HOUR).isoformat(), "25"]
+    end = START + 4 * 24 * HOUR  # four day windows of 25,000 records, 100 pages each
+    args = [block_name, str(out), START.isoformat(), end.isoformat(), "day"]
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.integration._export_worker", *args], cwd=REPO, env=env
     )
     try:
-        deadline = time.monotonic() + 120
-        while len(list(out.rglob("*.csv"))) < 3 and time.monotonic() < deadline:
+        deadline = time.monotonic() + 240
+        while not list(out.rglob("*.csv")) and time.monotonic() < deadline:
             assert child.poll() is None, "the export finished before it could be killed"
-            time.sleep(0.05)
+            time.sleep(0.02)
     finally:
         child.kill()
         child.wait()
     written_before = len(list(out.rglob("*.csv")))
-    assert 3 <= written_before < 8
-    emulator.set_detail_records_latency(0)
+    assert 1 <= written_before < 4
     export_detail_records(
-        block_name, destination=str(out), start_at=START, end_at=START + 8 * HOUR, page_size=25
+        block_name, destination=str(out), start_at=START, end_at=end, window="day"
     )
     ids = read_ids(out)
-    assert len(ids) == len(set(ids)) == 480
+    assert len(ids) == len(set(ids)) == 100_000
     assert not list(out.rglob("*.partial"))
-    assert Variable.get(f"telnyx-export-{block_name}-messaging") == "2026-01-01T08:00:00Z"
+    assert Variable.get(f"telnyx-export-{block_name}-messaging") == "2026-01-05T00:00:00Z"
 
 
 def test_deployment_script_first_run_starts_at_start_at_then_resumes(
