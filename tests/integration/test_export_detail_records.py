@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -124,6 +125,34 @@ def test_resume_from_watermark_picks_up_late_records_once(
     assert summary["windows"] == 3  # 02:00 (overlap), 03:00, 04:00
     assert len(ids) == len(set(ids)) == 301
     assert set(ids) == all_ids(emulator, block_name, tmp_path)
+
+
+def test_records_arriving_mid_read_shift_pages_but_each_is_written_once(
+    emulator: TelnyxEmulator, block_name: str, tmp_path: Path
+) -> None:
+    emulator.seed_detail_records(60, start_at=START, interval_seconds=60)
+    emulator.set_detail_records_latency(0.3)  # room to add records between two pages
+
+    def arrive_after_first_page() -> None:
+        deadline = time.monotonic() + 60
+        while emulator.counters.api_requests < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # Five records older than every one on the next page: they push five already-written
+        # records onto it.
+        emulator.seed_detail_records(5, start_at=START + dt.timedelta(seconds=30))
+
+    arrival = threading.Thread(target=arrive_after_first_page)
+    arrival.start()
+    out = tmp_path / "out"
+    try:
+        summary = export_detail_records(
+            block_name, destination=str(out), start_at=START, end_at=START + HOUR, page_size=20
+        )
+    finally:
+        arrival.join()
+    ids = read_ids(out)
+    assert len(ids) == len(set(ids)) == summary["records"]
+    assert emulator.counters.api_requests == 4  # the shift made a fourth page
 
 
 def test_resume_without_watermark_or_start_is_refused(
