@@ -237,7 +237,9 @@ def export_detail_records(
                 page_size,
             )
         )
-        if mark is None or item.end_at > mark:
+        # Only a window that starts at or before the watermark extends it: past a gap (an
+        # explicit start_at after it) the watermark would claim windows never exported.
+        if mark is None or item.start_at <= mark < item.end_at:
             mark = item.end_at
             Variable.set(name, iso(mark), overwrite=True)
         update_progress_artifact(progress, 100.0 * done / len(windows))

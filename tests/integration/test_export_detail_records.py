@@ -155,6 +155,22 @@ def test_records_arriving_mid_read_shift_pages_but_each_is_written_once(
     assert emulator.counters.api_requests == 4  # the shift made a fourth page
 
 
+def test_watermark_does_not_jump_a_gap_left_by_a_later_explicit_range(
+    emulator: TelnyxEmulator, block_name: str, tmp_path: Path
+) -> None:
+    emulator.seed_detail_records(360, start_at=START, interval_seconds=60)
+    out = str(tmp_path / "out")
+    export_detail_records(block_name, destination=out, start_at=START, end_at=START + 2 * HOUR)
+    # 02:00-04:00 is never exported: the watermark must stay at 02:00, not move to 05:00.
+    export_detail_records(
+        block_name, destination=out, start_at=START + 4 * HOUR, end_at=START + 5 * HOUR
+    )
+    assert Variable.get(f"telnyx-export-{block_name}-messaging") == "2026-01-01T02:00:00Z"
+    summary = export_detail_records(block_name, destination=out, end_at=START + 5 * HOUR)
+    assert summary["windows"] == 4  # 01:00 (overlap) to 05:00: the gap is filled
+    assert len(read_ids(Path(out))) == 300
+
+
 def test_resume_without_watermark_or_start_is_refused(
     emulator: TelnyxEmulator, block_name: str, tmp_path: Path
 ) -> None:
