@@ -110,16 +110,17 @@ def export_detail_record_window(
             file_format,
             page_size,
         )
-    costs = "; ".join(f"{c} {amount}" for c, amount in result.cost_by_currency.items())
-    row = {
-        "window": f"{result.window_start} to {result.window_end}",
-        "records": result.records,
-        "pages": result.pages,
-        "cost_by_currency": costs or "none",
-        "file": result.file or "(no records, no file)",
-    }
+    file = result.file or "(no records, no file)"
+    # One measure a row: the UI shows a narrow two-column table whole, however long the path.
+    rows = [
+        {"measure": "window", "value": f"{result.window_start} to {result.window_end}"},
+        {"measure": "records", "value": str(result.records)},
+        {"measure": "pages", "value": str(result.pages)},
+        *({"measure": f"cost ({c})", "value": v} for c, v in result.cost_by_currency.items()),
+        {"measure": "file", "value": file},
+    ]
     create_table_artifact(
-        [row],
+        rows,
         key=f"telnyx-{_slug(record_type)}-{window_start:%Y%m%d-%H%M}",
         description=f"Telnyx {record_type} detail records, {window.name}",
     )
@@ -128,7 +129,7 @@ def export_detail_record_window(
         result.records,
         record_type,
         result.pages,
-        row["file"],
+        file,
     )
     return result.as_dict()
 

@@ -19,7 +19,12 @@ from typing import Any
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    ArtifactFilterKey,
+    ArtifactFilterType,
+)
 from prefect.exceptions import ParameterTypeError
 from prefect.settings import PREFECT_API_URL
 from prefect.variables import Variable
@@ -74,15 +79,33 @@ def table_artifact(key: str) -> list[dict[str, Any]]:
     return rows
 
 
+def progress_of(flow_run_id: Any) -> float:
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
+                type=ArtifactFilterType(any_=["progress"]),
+            )
+        )
+    return float(found[0].data)  # type: ignore[arg-type]
+
+
 def test_export_writes_each_record_once_with_watermark_and_artifacts(
     emulator: TelnyxEmulator, block_name: str, tmp_path: Path
 ) -> None:
     emulator.seed_detail_records(300, start_at=START, interval_seconds=60)
     out = tmp_path / "out"
-    summary = export_detail_records(
-        block_name, destination=str(out), start_at=START, end_at=START + 5 * HOUR, page_size=25
+    state = export_detail_records(
+        block_name,
+        destination=str(out),
+        start_at=START,
+        end_at=START + 5 * HOUR,
+        page_size=25,
+        return_state=True,
     )
+    summary = state.result()
     ids = read_ids(out)
+    assert progress_of(state.state_details.flow_run_id) == 100.0
     assert summary["windows"] == 5
     assert summary["records"] == 300
     assert len(ids) == len(set(ids)) == 300
@@ -90,13 +113,13 @@ def test_export_writes_each_record_once_with_watermark_and_artifacts(
         "20260101T000000Z-20260101T010000Z.csv"
     )
     assert Variable.get(f"telnyx-export-{block_name}-messaging") == "2026-01-01T05:00:00Z"
-    row = table_artifact("telnyx-messaging-20260101-0000")[0]
-    assert row["records"] == 60
-    assert row["pages"] == 3
+    table = {r["measure"]: r["value"] for r in table_artifact("telnyx-messaging-20260101-0000")}
+    assert table["records"] == "60"
+    assert table["pages"] == "3"
     # Keys 0-59: six (9, 19, ...) in EUR at 0.0037 a part; 54 in USD at 0.0040 a part, of which
     # the 15 multiples of 4 have two parts: 6 * 0.0037 and 69 * 0.0040.
-    assert row["cost_by_currency"] == "EUR 0.0222; USD 0.2760"
-    assert row["file"].endswith("messaging/20260101T000000Z-20260101T010000Z.csv")
+    assert (table["cost (EUR)"], table["cost (USD)"]) == ("0.0222", "0.2760")
+    assert table["file"].endswith("messaging/20260101T000000Z-20260101T010000Z.csv")
 
 
 def test_rerun_fetches_no_finished_window_twice(
