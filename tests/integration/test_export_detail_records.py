@@ -122,6 +122,24 @@ def test_export_writes_each_record_once_with_watermark_and_artifacts(
     assert table["file"].endswith("messaging/20260101T000000Z-20260101T010000Z.csv")
 
 
+def test_call_control_records_export_by_started_at(
+    emulator: TelnyxEmulator, block_name: str, tmp_path: Path
+) -> None:
+    emulator.seed_detail_records(120, record_type="call-control", start_at=START)
+    emulator.seed_detail_records(120, start_at=START)  # messaging: not in this export
+    out = tmp_path / "out"
+    summary = export_detail_records(
+        block_name,
+        destination=str(out),
+        record_type="call-control",
+        start_at=START,
+        end_at=START + 2 * HOUR,
+    )
+    ids = read_ids(out, "id")
+    assert summary["records"] == len(set(ids)) == 120
+    assert [p.parent.name for p in out.rglob("*.csv")] == ["call-control", "call-control"]
+
+
 def test_rerun_fetches_no_finished_window_twice(
     emulator: TelnyxEmulator, block_name: str, tmp_path: Path
 ) -> None:
