@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import _cold
+import _export
 import _rotation
 import _scale
 import _warm
@@ -31,7 +32,7 @@ from _report import Table, environment, write_json
 from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.events import can_emit
 
-SCENARIOS = ("cold-threads", "cold-asyncio", "warm", "rotation", "scale")
+SCENARIOS = ("cold-threads", "cold-asyncio", "warm", "rotation", "scale", "export")
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
 
@@ -151,6 +152,15 @@ def main(argv: list[str] | None = None) -> int:
 
     if "scale" in chosen:
         attempt("scale", scale)
+
+    def export() -> None:  # B7: detail records to CSV, ours vs the Telnyx SDK
+        table = _export.export_vs_sdk()
+        _show(table)
+        _record(results, "export", table)
+        summary.extend(_export.summary(table))
+
+    if "export" in chosen:
+        attempt("export", export)
 
     results["elapsed_s"] = time.perf_counter() - started
     print("Summary (ours vs each alternative, measured side by side in this run)")

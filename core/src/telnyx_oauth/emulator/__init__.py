@@ -16,7 +16,8 @@ Routes (under `base_url`, e.g. `http://127.0.0.1:54321/v2`):
   `/.well-known/oauth-authorization-server` (also under `/v2`).
 - Bearer-protected: `GET /balance`, `POST /messages` (with `Idempotency-Key`),
   `GET /messages/{id}`, `GET /phone_numbers` (`page[...]`, `filter[...]`),
-  `GET /number_lookup/{number}`.
+  `GET /number_lookup/{number}`, `GET /detail_records` (messaging and call-control records:
+  `seed_detail_records` adds a deterministic history of any size; sent messages add theirs).
 - Every response carries `x-ratelimit-limit`, `x-ratelimit-remaining` and `x-ratelimit-reset`.
 
 Knobs (constructor arguments, methods, CLI flags, and `POST /_emulator/knobs` at run time): token

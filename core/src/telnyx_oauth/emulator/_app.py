@@ -8,6 +8,7 @@ from starlette.middleware import Middleware
 
 from telnyx_oauth.emulator._admin import AdminRoutes
 from telnyx_oauth.emulator._api import ApiRoutes
+from telnyx_oauth.emulator._detail_records import DetailRecordRoutes
 from telnyx_oauth.emulator._http import RateLimitHeaders, http_exception_handler
 from telnyx_oauth.emulator._oauth import OAuthRoutes
 from telnyx_oauth.emulator._spec import SpecMonitor
@@ -24,9 +25,11 @@ def build_app(
 
     With a `spec_monitor`, every token answer is checked against the packaged OpenAPI spec.
     """
+    api = ApiRoutes(state)
     routes = [
         *OAuthRoutes(state, spec_monitor).routes(),
-        *ApiRoutes(state).routes(),
+        *api.routes(),
+        *DetailRecordRoutes(state.detail_records).routes(api._guard),
         *AdminRoutes(state, default_redirect_uris).routes(),
     ]
     return Starlette(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Literal
 
 from telnyx_oauth.emulator._app import build_app
 from telnyx_oauth.emulator._counters import EmulatorCounters
+from telnyx_oauth.emulator._detail_record_store import DEFAULT_SEED_START
 from telnyx_oauth.emulator._server import ServerThread
 from telnyx_oauth.emulator._spec import SpecMonitor, SpecReport
 from telnyx_oauth.emulator._state import (
@@ -278,3 +280,25 @@ class TelnyxEmulator:
     def issued_refresh_tokens(self) -> list[str]:
         """Every refresh token ever issued, oldest first."""
         return self._state.issued_refresh_tokens()
+
+    def seed_detail_records(
+        self,
+        count: int,
+        *,
+        record_type: str = "messaging",
+        start_at: dt.datetime = DEFAULT_SEED_START,
+        interval_seconds: float = 60.0,
+    ) -> None:
+        """Add `count` deterministic detail records to `GET /detail_records`.
+
+        Args:
+            count: How many records to add.
+            record_type: "messaging" or "call-control".
+            start_at: When the first one was created (started), an aware datetime.
+            interval_seconds: Time between two consecutive records.
+        """
+        self._state.detail_records.seed(record_type, count, start_at, interval_seconds)
+
+    def set_detail_records_latency(self, seconds: float) -> None:
+        """Delay every `GET /detail_records` answer by `seconds` (a slow search)."""
+        self._state.detail_records.latency_seconds = seconds

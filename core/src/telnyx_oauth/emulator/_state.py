@@ -22,6 +22,7 @@ import time
 from typing import Any, Literal
 
 from telnyx_oauth.emulator._counters import EmulatorCounters
+from telnyx_oauth.emulator._detail_record_store import DetailRecordStore
 
 DEFAULT_SCOPES = ("admin", "messaging", "numbers")
 CODE_TTL_SECONDS = 600.0
@@ -184,6 +185,7 @@ class EmulatorState:
         self._window_start = 0.0
         self._window_used = 0
         self._api_failures: list[tuple[int, int | None]] = []
+        self.detail_records = DetailRecordStore()
 
     # clock and knobs
 
@@ -453,6 +455,7 @@ class EmulatorState:
             if idempotency is not None:
                 self._idempotency[idempotency] = (fingerprint, message["id"])
         self.counters._message_created()
+        self.detail_records.add_message(message)
         return dict(message), True
 
     def get_message(self, message_id: str) -> dict[str, Any] | None:
