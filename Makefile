@@ -48,10 +48,12 @@ docs: $(STAMP)
 docs-serve: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
-# The block form and the docs site in headless Chromium (Debian's `chromium`); rewrites the
-# screenshot docs/img/block-form.png that the Blocks page shows.
+# The block form, the docs site and the export's artifacts in headless Chromium (Debian's
+# `chromium`); rewrites the screenshots that the Blocks and Export pages show.
 ui-check: docs
 	$(BIN)/python tests/ui/ui_check.py --screenshot docs/img/block-form.png --site $(VENV)/site
+	$(BIN)/python tests/ui/export_artifacts.py --screenshot docs/img/export-artifacts.png \
+		--table-screenshot docs/img/export-artifact-table.png
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
