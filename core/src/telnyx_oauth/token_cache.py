@@ -38,7 +38,7 @@ from telnyx_oauth._cache_entry import (
     fingerprint,
 )
 from telnyx_oauth._refresh_loop import RefreshLoop
-from telnyx_oauth.errors import TokenEndpointUnavailableError
+from telnyx_oauth.errors import TelnyxOAuthError, TokenEndpointUnavailableError
 from telnyx_oauth.models import TelnyxToken, utc_now
 
 logger = logging.getLogger("prefect_telnyx_oauth.cache")
@@ -331,9 +331,13 @@ class TokenCache:
         # The one-second grace lets the steps' own, more precise errors surface first.
         refresh = _shared_refresh.refresh(self, source, force, avoid)
         try:
-            return await asyncio.wait_for(refresh, source.deadline_seconds + 1.0)
-        except asyncio.TimeoutError:
-            raise _overdue(source) from None
+            try:
+                return await asyncio.wait_for(refresh, source.deadline_seconds + 1.0)
+            except asyncio.TimeoutError:
+                raise _overdue(source) from None
+        except TelnyxOAuthError as exc:
+            await _shared_refresh.announce_failure(source, exc)
+            raise
 
     def _prune_rejected(self, now: float) -> None:
         # Called with the guard held. Expired tokens cannot be handed out: forget them.
