@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from prefect_telnyx_oauth.cli._alerts import alerts
 from prefect_telnyx_oauth.cli._authorize import authorize
 from prefect_telnyx_oauth.cli._blocks import create_block
 from prefect_telnyx_oauth.cli._status import check, token
@@ -26,6 +27,7 @@ app.command("create-block")(create_block)
 app.command("authorize")(authorize)
 app.command("token")(token)
 app.command("check")(check)
+app.add_typer(alerts, name="alerts")
 
 
 def main() -> None:
