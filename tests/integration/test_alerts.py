@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from prefect.blocks.notifications import CustomWebhookNotificationBlock
+from prefect.blocks.webhook import Webhook
 from prefect.client.orchestration import get_client
 from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
 from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -225,3 +226,46 @@ async def test_alerts_create_for_a_missing_block_names_it(on_server: Server) -> 
     )
     assert result.exit_code == 1
     assert "No telnyx-oauth-credentials block named 'no-such-block'" in result.output
+
+
+async def test_alert_calls_a_webhook_block_and_pauses_the_named_deployment(
+    on_server: Server, emulator: TelnyxEmulator, receiver: Receiver
+) -> None:
+    name = _name("paused")
+    wrong = emulator.client_secret[::-1]
+    await make_block(emulator, client_secret=wrong).asave(name)
+    hook = _name("hook")
+    await Webhook(method="POST", url=receiver.url).asave(hook)
+    async with get_client() as client:
+        flow_id = await client.create_flow_from_name(_name("etl"))
+        flow_name = (await client.read_flow(flow_id)).name
+        deployment_id = await client.create_deployment(flow_id=flow_id, name="nightly")
+    created = runner.invoke(
+        app,
+        [
+            "alerts",
+            "create",
+            "--block",
+            name,
+            "--webhook",
+            hook,
+            "--pause-deployment",
+            f"{flow_name}/nightly",
+        ],
+    )
+    assert created.exit_code == 0, created.output
+
+    with pytest.raises(InvalidClientError):
+        await (await TelnyxOAuthCredentials.aload(name)).aget_token()
+
+    messages = await _first_messages(receiver)
+    assert len(messages) == 1, messages
+    assert messages[0]["block"] == name
+    assert messages[0]["error"] == "invalid_client"
+    assert messages[0]["retryable"] == "False"
+    async with get_client() as client:
+        for _ in range(int(FIRE_TIMEOUT_SECONDS / 0.25)):
+            if (await client.read_deployment(deployment_id)).paused:
+                break
+            await asyncio.sleep(0.25)
+        assert (await client.read_deployment(deployment_id)).paused

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -173,3 +176,52 @@ def test_grants_revoke_unknown_and_malformed_ids(emulator: TelnyxEmulator) -> No
     unknown = runner.invoke(app, ["grants", "revoke", str(uuid.uuid4()), "--block", name])
     assert unknown.exit_code == 1
     assert "404" in unknown.output
+
+
+def test_register_sends_the_api_key_from_the_environment_and_never_prints_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[str | None] = []
+
+    class Registrar(BaseHTTPRequestHandler):
+        """A registration endpoint that records the Authorization header it was sent."""
+
+        def do_POST(self) -> None:
+            seen.append(self.headers.get("authorization"))
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            body = json.dumps(
+                {"client_id": "from-registrar", "client_secret": "registrar-secret-1234"}
+            ).encode()
+            self.send_response(201)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Registrar)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    api_key = "KEY0123456789abcdef"
+    monkeypatch.setenv("TELNYX_API_KEY", api_key)
+    try:
+        result = runner.invoke(
+            app,
+            [
+                "register",
+                "--name",
+                "etl",
+                "--save-block",
+                _name(),
+                "--base-url",
+                f"http://127.0.0.1:{server.server_address[1]}/v2",
+            ],
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert result.exit_code == 0, result.output
+    assert seen == [f"Bearer {api_key}"]
+    assert api_key not in result.output
