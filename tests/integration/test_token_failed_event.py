@@ -15,12 +15,15 @@ from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFi
 
 from prefect_telnyx_oauth import (
     InvalidClientError,
+    InvalidGrantError,
     TelnyxOAuthCredentials,
     TokenEndpointUnavailableError,
 )
 from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.events import TOKEN_FAILED
+from prefect_telnyx_oauth.testing import reset_token_caches
 from tests.integration.helpers import make_block
+from tests.integration.test_authorization_code_block import connect
 from tests.secret_scan import secret_scan_fixture, secret_variants  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("secret_scan")
@@ -160,3 +163,30 @@ async def test_failed_event_masks_a_secret_the_server_echoes(
     assert events[0].payload["error_description"].startswith("refused")
     text = events[0].model_dump_json()
     assert not any(variant in text for variant in secret_variants(secret))
+
+
+async def test_revoked_user_refresh_token_emits_a_non_retryable_invalid_grant_event(
+    prefect_api: None, emulator: TelnyxEmulator
+) -> None:
+    block = make_block(emulator)
+    await block.asave("revoked-user", overwrite=True)
+    connect(block, emulator)
+    emulator.revoke_all_tokens()
+    reset_token_caches()
+    loaded = await TelnyxOAuthCredentials.aload("revoked-user")
+    resource_id = f"prefect.block-document.{loaded._block_document_id}"
+    loaded.invalidate_token()
+
+    with pytest.raises(InvalidGrantError):
+        await loaded.aget_token(force_refresh=True)
+
+    events = await failed_events(resource_id, 1)
+    assert len(events) == 1
+    payload = events[0].payload
+    assert payload["error"] == "invalid_grant"
+    assert payload["retryable"] is False
+    assert payload["grant"] == "authorization_code"
+    assert events[0].resource["telnyx.oauth.retryable"] == "false"
+    text = events[0].model_dump_json()
+    for secret in emulator.issued_refresh_tokens():
+        assert not any(variant in text for variant in secret_variants(secret))
