@@ -1,6 +1,10 @@
-"""The Prefect events of a block's token: `telnyx.oauth.token.issued` and `.failed`, never a token.
+"""The Prefect events of a block's token: `telnyx.oauth.token.issued`, `.refreshed`, `.failed`.
 
-Both name the block as their resource (`prefect.block-document.<id>`, or the client id for an
+None carries a token or a secret. `issued` marks every new token; `refreshed` is emitted beside
+it when the token came from a refresh token, so an Automation can watch a connected user's
+refreshes alone.
+
+All name the block as their resource (`prefect.block-document.<id>`, or the client id for an
 unsaved block). A failure's resource also carries `telnyx.oauth.retryable` and
 `telnyx.oauth.error` labels, so an Automation can tell a blip from a refused secret
 (`alerts.py`): Automation triggers match resource labels, not payloads.
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("prefect_telnyx_oauth.events")
 
 TOKEN_ISSUED = "telnyx.oauth.token.issued"
+TOKEN_REFRESHED = "telnyx.oauth.token.refreshed"
 TOKEN_FAILED = "telnyx.oauth.token.failed"
 RETRYABLE_LABEL = "telnyx.oauth.retryable"
 ERROR_LABEL = "telnyx.oauth.error"
@@ -59,23 +64,24 @@ def is_retryable(error: TelnyxOAuthError) -> bool:
 async def emit_token_issued(
     credentials: TelnyxOAuthCredentials, token: TelnyxToken, grant: str
 ) -> None:
-    """Emit `telnyx.oauth.token.issued` for a token just obtained with `grant`."""
+    """Emit `telnyx.oauth.token.issued` for a token just obtained with `grant`, and
+    `telnyx.oauth.token.refreshed` too when `grant` is `refresh_token`."""
     if not can_emit():
         return
     document_id = getattr(credentials, "_block_document_id", None)
     name = getattr(credentials, "_block_document_name", None)
     resource_id = block_resource_id(document_id, credentials.client_id)
-    _emit(
-        TOKEN_ISSUED,
-        {"prefect.resource.id": resource_id, "prefect.resource.name": name or ""},
-        {
-            "grant": grant,
-            "scope": token.scope,
-            "expires_at": token.expires_at.isoformat(),
-            "block_name": name,
-            "client_id": credentials.client_id,
-        },
-    )
+    resource = {"prefect.resource.id": resource_id, "prefect.resource.name": name or ""}
+    payload = {
+        "grant": grant,
+        "scope": token.scope,
+        "expires_at": token.expires_at.isoformat(),
+        "block_name": name,
+        "client_id": credentials.client_id,
+    }
+    _emit(TOKEN_ISSUED, resource, payload)
+    if grant == "refresh_token":
+        _emit(TOKEN_REFRESHED, resource, payload)
 
 
 async def emit_token_failed(

@@ -1,4 +1,4 @@
-"""`telnyx.oauth.token.failed`: one event per failed refresh, on a real Prefect API, no secret."""
+"""Token events on a real Prefect API: `.failed` once per failed refresh, and `.refreshed`."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from prefect_telnyx_oauth import (
     TokenEndpointUnavailableError,
 )
 from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.events import TOKEN_FAILED
+from prefect_telnyx_oauth.events import TOKEN_FAILED, TOKEN_ISSUED, TOKEN_REFRESHED
 from prefect_telnyx_oauth.testing import reset_token_caches
 from tests.integration.helpers import make_block
 from tests.integration.test_authorization_code_block import connect
@@ -190,3 +190,43 @@ async def test_revoked_user_refresh_token_emits_a_non_retryable_invalid_grant_ev
     text = events[0].model_dump_json()
     for secret in emulator.issued_refresh_tokens():
         assert not any(variant in text for variant in secret_variants(secret))
+
+
+async def _events_named(name: str, resource_id: str) -> list[Any]:
+    async with get_client() as client:
+        page = await client.read_events(
+            EventFilter(
+                event=EventNameFilter(name=[name]),
+                resource=EventResourceFilter(id=[resource_id]),
+            ),
+            limit=50,
+        )
+    return list(page.events)
+
+
+async def test_refreshed_event_beside_issued_only_for_a_refresh_token_grant(
+    prefect_api: None, emulator: TelnyxEmulator
+) -> None:
+    user = make_block(emulator)
+    await user.asave("refreshing-user", overwrite=True)
+    connect(user, emulator)
+    reset_token_caches()
+    loaded = await TelnyxOAuthCredentials.aload("refreshing-user")
+    user_resource = f"prefect.block-document.{loaded._block_document_id}"
+    client_block, client_resource = await saved(make_block(emulator), "client-only")
+
+    await loaded.aget_token(force_refresh=True)
+    await client_block.aget_token()
+
+    for _ in range(100):  # the server persists events asynchronously
+        refreshed = await _events_named(TOKEN_REFRESHED, user_resource)
+        issued = await _events_named(TOKEN_ISSUED, client_resource)
+        if refreshed and issued:
+            break
+        await asyncio.sleep(0.2)
+    assert [event.payload["grant"] for event in refreshed] == ["refresh_token"]
+    assert "refresh_token" in [
+        e.payload["grant"] for e in await _events_named(TOKEN_ISSUED, user_resource)
+    ]
+    assert [event.payload["grant"] for event in issued] == ["client_credentials"]
+    assert await _events_named(TOKEN_REFRESHED, client_resource) == []
