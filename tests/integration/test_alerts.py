@@ -20,6 +20,7 @@ from prefect.blocks.notifications import CustomWebhookNotificationBlock
 from prefect.blocks.webhook import Webhook
 from prefect.client.orchestration import get_client
 from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+from prefect.events.worker import EventsWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from typer.testing import CliRunner
 
@@ -74,9 +75,15 @@ def on_server(prefect_server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterat
     # The environment too: token events are emitted from the token cache's own thread, which
     # does not see this thread's temporary settings.
     monkeypatch.setenv("PREFECT_API_URL", prefect_server.url)
-    with temporary_settings({PREFECT_API_URL: prefect_server.url}):
-        TelnyxOAuthCredentials.register_type_and_schema(_sync=True)  # type: ignore[call-arg]
-        yield prefect_server
+    # Prefect keeps one events worker per process whatever the API URL: one started for the
+    # session's test harness would send this test's events there. Stop it before and after.
+    EventsWorker.drain_all(timeout=30)
+    try:
+        with temporary_settings({PREFECT_API_URL: prefect_server.url}):
+            TelnyxOAuthCredentials.register_type_and_schema(_sync=True)  # type: ignore[call-arg]
+            yield prefect_server
+    finally:
+        EventsWorker.drain_all(timeout=30)
 
 
 def _name(prefix: str) -> str:
