@@ -225,3 +225,54 @@ def test_register_sends_the_api_key_from_the_environment_and_never_prints_it(
     assert result.exit_code == 0, result.output
     assert seen == [f"Bearer {api_key}"]
     assert api_key not in result.output
+
+
+def test_register_refused_by_the_server_masks_an_echoed_api_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Refuser(BaseHTTPRequestHandler):
+        """A registration endpoint that refuses and quotes the Authorization header back."""
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            description = f"token {self.headers.get('authorization')} may not register"
+            body = json.dumps(
+                {"error": "invalid_client_metadata", "error_description": description}
+            ).encode()
+            self.send_response(400)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuser)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    api_key = "KEY0123456789abcdef"
+    monkeypatch.setenv("TELNYX_API_KEY", api_key)
+    name = _name()
+    try:
+        result = runner.invoke(
+            app,
+            [
+                "register",
+                "--name",
+                "etl",
+                "--save-block",
+                name,
+                "--base-url",
+                f"http://127.0.0.1:{server.server_address[1]}/v2",
+            ],
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert result.exit_code == 1
+    assert "status 400" in result.output
+    assert "invalid_client_metadata" in result.output
+    assert api_key not in result.output
+    assert "token Bearer ***" in result.output  # the server's words, the key masked
+    assert not _exists(name)
