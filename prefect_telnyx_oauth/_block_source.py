@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from prefect_telnyx_oauth._prefect_store import TOKEN_FIELDS, PrefectBlockStore, token_from_data
-from prefect_telnyx_oauth.events import emit_token_issued
+from prefect_telnyx_oauth.events import emit_token_failed, emit_token_issued
 from telnyx_oauth._identity import Parts, credential_stamp, identity_key
 from telnyx_oauth.errors import ConfigurationError, TokenStoreError
 from telnyx_oauth.models import TelnyxToken
@@ -89,6 +89,14 @@ def build_source(block: TelnyxOAuthCredentials) -> TokenSource:
         seed=seed,
         stamp=stamp,
         on_issued=lambda token, grant: emit_token_issued(block, token, grant),
+        on_failed=lambda error: emit_token_failed(
+            error,
+            document_id=document_id,
+            block_name=private.get("_block_document_name"),
+            client_id=block.client_id,
+            grant=block.grant_type,
+            secrets=(block.client_secret, block.access_token, block.refresh_token),
+        ),
         # Discovery only when asked for: else tokens go to base_url + /oauth/token, as documented.
         discover_from=block.base_url
         if block.discover_token_endpoint and not block.token_url

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import typer
 
+from prefect_telnyx_oauth.cli._alerts import alerts
 from prefect_telnyx_oauth.cli._authorize import authorize
 from prefect_telnyx_oauth.cli._blocks import create_block
+from prefect_telnyx_oauth.cli._register import grants, register
 from prefect_telnyx_oauth.cli._status import check, token
 
 __all__ = ["app", "main"]
@@ -26,6 +28,9 @@ app.command("create-block")(create_block)
 app.command("authorize")(authorize)
 app.command("token")(token)
 app.command("check")(check)
+app.add_typer(alerts, name="alerts")
+app.command("register")(register)
+app.add_typer(grants, name="grants")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from telnyx_oauth.errors import TelnyxOAuthError
 from telnyx_oauth.models import TelnyxToken, utc_now
 from telnyx_oauth.token_client import TokenEndpointConfig
 from telnyx_oauth.token_store import MemoryTokenStore, TokenStore
@@ -25,6 +26,8 @@ outlasts a killed lock holder (Prefect's 60 s minimum lease plus its 15 s reclai
 polling: 70-77 s measured), so a crash delays a refresh but does not multiply it."""
 
 IssuedHook = Callable[[TelnyxToken, str], Awaitable[None]]
+FailedHook = Callable[[TelnyxOAuthError], Awaitable[None]]
+"""Told once per failed refresh (not per waiting caller), with the error the callers get."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,6 +49,7 @@ class TokenSource:
     seed: TelnyxToken | None = None
     stamp: str | None = field(default=None, repr=False)
     on_issued: IssuedHook | None = None
+    on_failed: FailedHook | None = None
     discover_from: str | None = None
     """A base URL whose RFC 8414 metadata names the token endpoint (when none was configured)."""
     user_grant: bool = False

@@ -221,6 +221,17 @@ async def _refresh_with(
     return entry
 
 
+async def announce_failure(source: TokenSource, exc: TelnyxOAuthError) -> None:
+    """Tell the source's `on_failed` hook, within the aftercare time; its own failure is only
+    logged (the callers get `exc` either way)."""
+    if source.on_failed is None:
+        return
+    try:
+        await asyncio.wait_for(source.on_failed(exc), AFTERCARE_SECONDS)
+    except Exception as hook_exc:
+        logger.debug("could not announce the failed refresh of %s: %s", source.label, hook_exc)
+
+
 class _Lease:
     """The lock's lease, or None when the refresh goes on without the lock."""
 

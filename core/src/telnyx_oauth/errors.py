@@ -38,6 +38,9 @@ class ConfigurationError(TelnyxOAuthError):
 class TokenError(TelnyxOAuthError):
     """The token endpoint did not give us a usable token."""
 
+    attempts: int = 1
+    """Token requests this call made before it gave up, the retried ones included."""
+
 
 class TokenRequestError(TokenError):
     """The token endpoint answered with an RFC 6749 error body."""

@@ -40,7 +40,7 @@ from telnyx_oauth._cache_entry import (
     fingerprint,
 )
 from telnyx_oauth._refresh_loop import RefreshLoop
-from telnyx_oauth.errors import TokenEndpointUnavailableError
+from telnyx_oauth.errors import TelnyxOAuthError, TokenEndpointUnavailableError
 from telnyx_oauth.models import TelnyxToken, utc_now
 
 logger = logging.getLogger("prefect_telnyx_oauth.cache")
@@ -378,14 +378,19 @@ class TokenCache:
         self._tails.add(work)
         work.add_done_callback(self._tail_done)
         try:
-            return await asyncio.wait_for(asyncio.shield(work), seconds + 1.0)
-        except asyncio.TimeoutError:
-            if landed.done():
-                return landed.result()
-            work.cancel()
-            raise _overdue(source) from None
-        except asyncio.CancelledError:
-            work.cancel()  # the cache is closing
+            try:
+                return await asyncio.wait_for(asyncio.shield(work), seconds + 1.0)
+            except asyncio.TimeoutError:
+                if landed.done():
+                    return landed.result()
+                work.cancel()
+                raise _overdue(source) from None
+            except asyncio.CancelledError:
+                work.cancel()  # the cache is closing
+                raise
+        except TelnyxOAuthError as exc:
+            # One event per failed refresh, however many callers wait on it.
+            await _shared_refresh.announce_failure(source, exc)
             raise
 
     def _tail_done(self, work: asyncio.Future[CachedToken]) -> None:

@@ -39,6 +39,7 @@ from telnyx_oauth._token_request import (
     build_token_request,
 )
 from telnyx_oauth._token_response import BodyBuffer, parse_token_response
+from telnyx_oauth.errors import TokenError
 from telnyx_oauth.models import TelnyxToken, utc_now
 
 __all__ = [
@@ -109,7 +110,11 @@ def token_flow(
         assert outcome is not None, "send back the response or the httpx.RequestError"
         if isinstance(outcome, httpx.Response) and not is_transient(outcome):
             logger.debug("token endpoint answered %d", outcome.status_code)
-            return parse_token_response(outcome, config=config, grant=grant, sent_at=sent_at)
+            try:
+                return parse_token_response(outcome, config=config, grant=grant, sent_at=sent_at)
+            except TokenError as exc:
+                exc.attempts = attempt  # a refusal after retried blips counts them too
+                raise
         what = (
             f"answered {outcome.status_code}"
             if isinstance(outcome, httpx.Response)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
 
 from telnyx_oauth.emulator._admin import AdminRoutes
 from telnyx_oauth.emulator._api import ApiRoutes
@@ -20,6 +23,7 @@ def build_app(
     *,
     default_redirect_uris: tuple[str, ...],
     spec_monitor: SpecMonitor | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """Return the ASGI app serving OAuth, API and `/_emulator/` routes over `state`.
 
@@ -31,6 +35,7 @@ def build_app(
         *api.routes(),
         *DetailRecordRoutes(state.detail_records).routes(api._guard),
         *AdminRoutes(state, default_redirect_uris).routes(),
+        *extra_routes,
     ]
     return Starlette(
         routes=routes,

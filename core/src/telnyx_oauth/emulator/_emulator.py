@@ -10,6 +10,7 @@ from typing import Literal
 from telnyx_oauth.emulator._app import build_app
 from telnyx_oauth.emulator._counters import EmulatorCounters
 from telnyx_oauth.emulator._detail_record_store import DEFAULT_SEED_START
+from telnyx_oauth.emulator._registry import OAuthRegistry
 from telnyx_oauth.emulator._server import ServerThread
 from telnyx_oauth.emulator._spec import SpecMonitor, SpecReport
 from telnyx_oauth.emulator._state import (
@@ -110,8 +111,13 @@ class TelnyxEmulator:
         self.client_secret = client_secret
         self.add_client(client_id, client_secret, allowed_scopes)
         self._spec = SpecMonitor() if check_spec else None
+        self.oauth_registry = OAuthRegistry(self._state)
+        """Client registration and grants (`_registry.py`): `add_grant`, `counters`."""
         self._app = build_app(
-            self._state, default_redirect_uris=self._redirect_uris, spec_monitor=self._spec
+            self._state,
+            default_redirect_uris=self._redirect_uris,
+            spec_monitor=self._spec,
+            extra_routes=self.oauth_registry.routes(),
         )
         self._server: ServerThread | None = None
         self._bound_port: int | None = None
