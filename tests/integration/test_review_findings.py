@@ -1,0 +1,168 @@
+"""Hostile review of the issue 17 fixes: each test is a defect found by attacking a fixed point.
+
+Every test here failed when written (it is marked `xfail(strict=True)` until the lead fixes it,
+so the suite stays green and a fix that makes it pass shows up as an unexpected pass). The peers
+are real: loopback HTTP servers (`tests/integration/loopback.py`) for a gateway and an echoing
+server, the emulator, and the Prefect test harness for block documents.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from prefect_telnyx_oauth import TelnyxOAuthCredentials
+from prefect_telnyx_oauth.cli._authorize import authorize_block
+from prefect_telnyx_oauth.discovery import clear_metadata_cache
+from telnyx_oauth._redact import secret_forms
+from telnyx_oauth.errors import TelnyxOAuthError
+from telnyx_oauth.token_client import ClientCredentialsGrant, TokenEndpointConfig, request_token
+from tests.integration.loopback import LoopbackServer, QuietHandler
+
+SECRET = "s3cr3t/with+slash=and more"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_metadata_cache() -> Iterator[None]:
+    clear_metadata_cache()
+    yield
+    clear_metadata_cache()
+
+
+def _leaks(text: str, secret: str) -> list[str]:
+    """The forms of `secret` (raw, encoded, inside base64) that appear in `text`."""
+    return sorted(form for form in secret_forms(secret) if form in text)
+
+
+# --- §2: every error path masks every form of what was sent -----------------------------------
+
+
+class _RedirectEchoHandler(QuietHandler):
+    """A token endpoint that redirects to a URL echoing the credentials it received, as a
+    misconfigured gateway or a hostile server might (the path, not only the query)."""
+
+    def do_POST(self) -> None:
+        self.received_body()
+        basic = self.headers.get("Authorization", "").partition(" ")[2]
+        self.send_response(307)
+        self.send_header(
+            "Location", f"https://elsewhere.example/echo/{quote(SECRET, safe='')}/{basic}?q=1"
+        )
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review: the 3xx error quotes the Location path unmasked (percent-encoded secret and "
+    "the Basic header's base64)",
+)
+def test_redirect_error_from_an_echoing_token_endpoint_masks_the_client_secret() -> None:
+    server = LoopbackServer(_RedirectEchoHandler)
+    try:
+        config = TokenEndpointConfig(
+            token_url=f"{server.base_url}/oauth/token",
+            client_id="review-client",
+            client_secret=SecretStr(SECRET),
+        )
+        with pytest.raises(TelnyxOAuthError) as caught:
+            request_token(config, ClientCredentialsGrant())
+    finally:
+        server.close()
+    message = str(caught.value)
+    assert "307" in message  # the error is the redirect's
+    assert _leaks(message, SECRET) == []
+
+
+# --- §2: authorize sends the client secret only where the user pointed it ----------------------
+
+
+class _GatewayHandler(QuietHandler):
+    """A corporate gateway: the Telnyx API under /telnyx/v2, and at its origin the metadata of
+    its own identity provider (issuer = the origin, endpoints under /idp on that origin)."""
+
+    idp_token_requests: list[dict[str, str]]
+    api_token_requests: list[dict[str, str]]
+
+    def do_GET(self) -> None:
+        origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        parts = urlsplit(self.path)
+        if parts.path == "/.well-known/oauth-authorization-server":
+            metadata = {
+                "issuer": origin,
+                "authorization_endpoint": f"{origin}/idp/authorize",
+                "token_endpoint": f"{origin}/idp/token",
+            }
+            self.answer(200, json.dumps(metadata).encode())
+        elif parts.path in ("/idp/authorize", "/telnyx/v2/oauth/authorize"):
+            query = parse_qs(parts.query)
+            target = (
+                query["redirect_uri"][0]
+                + "?"
+                + urlencode({"code": "review-code", "state": query["state"][0]})
+            )
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        else:
+            self.answer(404, b"{}")
+
+    def do_POST(self) -> None:
+        received = {
+            "path": self.path,
+            "authorization": self.headers.get("Authorization", ""),
+            "body": self.received_body().decode(),
+        }
+        if self.path.startswith("/idp/"):
+            type(self).idp_token_requests.append(received)
+            self.answer(400, b'{"error": "invalid_grant"}')
+        else:
+            type(self).api_token_requests.append(received)
+            token = {
+                "access_token": "review-access",
+                "token_type": "Bearer",
+                "expires_in": 3600,
+                "refresh_token": "review-refresh",
+            }
+            self.answer(200, json.dumps(token).encode())
+
+
+@pytest.mark.usefixtures("prefect_api")
+@pytest.mark.xfail(
+    strict=True,
+    reason="review: authorize always follows the origin's metadata, so a gateway's own identity "
+    "provider receives the Telnyx client secret and the code (docs/security.md says never)",
+)
+def test_authorize_never_sends_the_client_secret_to_a_gateway_identity_provider() -> None:
+    handler = type(
+        "Gateway", (_GatewayHandler,), {"idp_token_requests": [], "api_token_requests": []}
+    )
+    server = LoopbackServer(handler)
+    try:
+        name = f"review-{uuid.uuid4().hex[:10]}"
+        TelnyxOAuthCredentials(
+            client_id="review-client",
+            client_secret=SecretStr(SECRET),
+            base_url=f"{server.origin}/telnyx/v2",
+        ).save(name, _sync=True)  # type: ignore[call-arg]
+
+        def consent(url: str) -> Any:
+            with httpx.Client(follow_redirects=True, timeout=30) as browser:
+                return browser.get(url)
+
+        with contextlib.suppress(Exception):
+            authorize_block(name, open_url=consent, echo=lambda _: None, timeout_seconds=30)
+    finally:
+        server.close()
+    # The user named base_url (discover_token_endpoint is off): the gateway's IdP gets nothing.
+    assert handler.idp_token_requests == []
+    assert [r["path"] for r in handler.api_token_requests] == ["/telnyx/v2/oauth/token"]
