@@ -208,3 +208,64 @@ def test_authorize_with_a_narrower_scope_still_refreshes(emulator: Any) -> None:
         "authorization_code": 1,
         "refresh_token": 1,
     }
+
+
+# --- §1: a re-save never puts back a refresh token the server has retired ----------------------
+
+
+@pytest.mark.usefixtures("prefect_api")
+@pytest.mark.xfail(
+    strict=True,
+    reason="review: save(overwrite=True) of a block loaded before another worker's rotating "
+    "refresh writes the retired refresh token back over the new one: the connection is lost",
+)
+def test_resave_of_a_block_loaded_before_another_workers_refresh_keeps_the_connection(
+    emulator_factory: Any,
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from prefect.settings import PREFECT_API_URL
+
+    from prefect_telnyx_oauth.testing import reset_token_caches
+
+    emulator = emulator_factory(rotate_refresh_tokens=True)
+    name = f"review-{uuid.uuid4().hex[:10]}"
+    TelnyxOAuthCredentials(
+        client_id=emulator.client_id,
+        client_secret=emulator.client_secret,
+        base_url=emulator.base_url,
+    ).save(name, _sync=True)  # type: ignore[call-arg]
+    authorize_block(name, open_url=_consenting_browser, echo=lambda _: None, timeout_seconds=60)
+
+    # A flow loads the connected block (and keeps it, e.g. to adjust a setting).
+    held = TelnyxOAuthCredentials.load(name, _sync=True)  # type: ignore[call-arg]
+    # Meanwhile another worker refreshes (rotation retires the refresh token `held` carries). An
+    # interpreter started on its own, as a worker is: not a fork of this process.
+    worker = (
+        "from prefect_telnyx_oauth import TelnyxOAuthCredentials as T; "
+        f"T.load({name!r}, _sync=True).get_token(force_refresh=True)"
+    )
+    env = os.environ | {"PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    done = subprocess.run(
+        [sys.executable, "-c", worker], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert emulator.counters.token_requests_by_grant == {
+        "authorization_code": 1,
+        "refresh_token": 1,
+    }
+
+    # The flow saves its copy with a changed setting: an ordinary re-save of the same client.
+    held.timeout_seconds = 20.0
+    held.save(name, overwrite=True, _sync=True)  # type: ignore[call-arg]
+
+    # The next run, in a fresh process, must still act as the user.
+    reset_token_caches()
+    fresh = TelnyxOAuthCredentials.load(name, _sync=True)  # type: ignore[call-arg]
+    fresh.get_token(force_refresh=True)
+    assert emulator.counters.token_requests_by_grant == {
+        "authorization_code": 1,
+        "refresh_token": 2,
+    }
