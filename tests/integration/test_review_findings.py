@@ -269,3 +269,87 @@ def test_resave_of_a_block_loaded_before_another_workers_refresh_keeps_the_conne
         "authorization_code": 1,
         "refresh_token": 2,
     }
+
+
+# --- §1: a rotated refresh token reaches the shared store even after a store hiccup -------------
+
+
+class _HiccupStore:
+    """A shared store (think: the Prefect API) whose first read fails after 100 ms, as an API
+    restarting under a worker does; every later call works and takes 100 ms."""
+
+    def __init__(self, token: Any) -> None:
+        self.token = token
+        self.reads = 0
+        self.writes = 0
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> Any:
+        yield self
+
+    async def read(self) -> Any:
+        import asyncio
+
+        from telnyx_oauth.errors import TokenStoreUnavailableError
+
+        await asyncio.sleep(0.1)
+        self.reads += 1
+        if self.reads == 1:
+            raise TokenStoreUnavailableError("the store restarted")
+        return self.token
+
+    async def write(self, token: Any) -> None:
+        import asyncio
+
+        await asyncio.sleep(0.1)
+        self.writes += 1
+        self.token = token
+
+    async def try_lock(self) -> object | None:
+        return "lease"
+
+    async def unlock(self, lease: object) -> None:
+        return None
+
+    async def renew(self, lease: object) -> None:
+        return None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review: after one failed store read the refresh runs 'in this process only' and the "
+    "rotated refresh token is never written to the shared store, which keeps the retired one",
+)
+def test_a_refresh_after_a_store_hiccup_still_saves_the_rotated_refresh_token(
+    emulator_factory: Any,
+) -> None:
+    from telnyx_oauth.token_cache import TokenCache, TokenSource
+
+    emulator = emulator_factory(rotate_refresh_tokens=True)
+    emulator.set_refresh_token_on_client_credentials(True)
+    endpoint = TokenEndpointConfig(
+        token_url=emulator.token_url,
+        client_id=emulator.client_id,
+        client_secret=SecretStr(emulator.client_secret),
+    )
+    first = request_token(endpoint, ClientCredentialsGrant())
+    assert first.refresh_token is not None
+    store = _HiccupStore(first)  # the shared document holds the first token
+    source = TokenSource(
+        key="review-hiccup",
+        endpoint=endpoint,
+        label="review block",
+        store=store,
+        seed=first,
+        user_grant=True,  # a connected user: the refresh token is the connection
+        deadline_seconds=30.0,
+    )
+    with TokenCache() as cache:
+        renewed = cache.get(source, force_refresh=True).token
+
+    assert renewed.refresh_token is not None
+    assert emulator.counters.token_requests_by_grant.get("refresh_token") == 1
+    # Every other worker reads the store: it must hold the live refresh token, not the retired.
+    # (compared as a boolean: a failure must not print a refresh token)
+    live = store.token.refresh_token.get_secret_value() == renewed.refresh_token.get_secret_value()
+    assert live, "the shared store still holds the retired refresh token"
