@@ -421,3 +421,52 @@ def test_resave_with_the_same_scopes_in_another_order_keeps_the_connection(
     saved = TelnyxOAuthCredentials.load(name, _sync=True)  # type: ignore[call-arg]
     assert saved.grant_type == "authorization_code"
     assert saved.refresh_token is not None
+
+
+# --- §1/§6: an edit in Prefect's V1 UI keeps the user connection ---------------------------------
+
+
+@pytest.mark.usefixtures("prefect_api")
+@pytest.mark.xfail(
+    strict=True,
+    reason="review: Prefect's V1 block edit form sends only the schema's properties with "
+    "merge_existing_data=false, so the hidden token fields (the refresh token) are erased",
+)
+def test_an_edit_in_the_v1_ui_keeps_the_connected_users_refresh_token(emulator: Any) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import BlockDocumentUpdate
+
+    from prefect_telnyx_oauth.testing import reset_token_caches
+
+    name = f"review-{uuid.uuid4().hex[:10]}"
+    TelnyxOAuthCredentials(
+        client_id=emulator.client_id,
+        client_secret=emulator.client_secret,
+        base_url=emulator.base_url,
+    ).save(name, _sync=True)  # type: ignore[call-arg]
+    authorize_block(name, open_url=_consenting_browser, echo=lambda _: None, timeout_seconds=60)
+
+    # What the V1 form (Switch to V1 UI, docs/blocks.md) PATCHes when a person changes the
+    # timeout: the values it read (secrets masked), mapped over the schema's `properties` only
+    # (its object mapper), and `updateBlockDocument`'s default mergeExistingData: false.
+    properties = TelnyxOAuthCredentials.model_json_schema()["properties"]
+    with get_client(sync_client=True) as client:
+        shown = client.read_block_document_by_name(
+            name, "telnyx-oauth-credentials", include_secrets=False
+        )
+        form = {key: value for key, value in shown.data.items() if key in properties}
+        form["timeout_seconds"] = 20.0
+        client.update_block_document(
+            shown.id,  # type: ignore[arg-type]
+            BlockDocumentUpdate(data=form, merge_existing_data=False),
+        )
+
+    reset_token_caches()  # the next run, in a new process
+    edited = TelnyxOAuthCredentials.load(name, _sync=True)  # type: ignore[call-arg]
+    assert edited.timeout_seconds == 20.0
+    assert edited.grant_type == "authorization_code"
+    edited.get_token(force_refresh=True)
+    assert emulator.counters.token_requests_by_grant == {
+        "authorization_code": 1,
+        "refresh_token": 1,
+    }
