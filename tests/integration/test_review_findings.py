@@ -60,11 +60,6 @@ class _RedirectEchoHandler(QuietHandler):
         self.end_headers()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: the 3xx error quotes the Location path unmasked (percent-encoded secret and "
-    "the Basic header's base64)",
-)
 def test_redirect_error_from_an_echoing_token_endpoint_masks_the_client_secret() -> None:
     server = LoopbackServer(_RedirectEchoHandler)
     try:
@@ -367,11 +362,6 @@ class _EchoBodyHandler(QuietHandler):
         self.answer(401, json.dumps(answer).encode())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: secret forms shorter than 6 characters are never masked, so a short client "
-    "secret echoed by the server appears raw in the error (the block accepts any length)",
-)
 def test_a_short_client_secret_echoed_by_the_server_is_masked() -> None:
     short = "Zq7w"  # the block accepts it: no minimum length
     TelnyxOAuthCredentials(client_id="review-client", client_secret=short)

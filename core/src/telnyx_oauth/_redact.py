@@ -16,7 +16,7 @@ from urllib.parse import quote, quote_plus
 MASK = "***"
 ERROR_TEXT_LIMIT = 200
 """The most characters of one piece of server text that an error message or log line quotes."""
-_MIN_FORM_LENGTH = 6  # shorter fragments would mask ordinary words by accident
+_MIN_FORM_LENGTH = 6  # shorter base64 fragments would mask ordinary words by accident
 
 
 def _base64_cores(data: bytes) -> set[str]:
@@ -40,10 +40,14 @@ def secret_forms(secret: str) -> set[str]:
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=False)[1:-1],
     }
-    forms = set(escaped)
+    # The secret and its escapes are masked however short (a short secret is still a secret);
+    # only base64 fragments, which could match ordinary words, need a minimum length.
+    fragments = set()
     for form in escaped:
-        forms |= _base64_cores(form.encode("utf-8"))
-    return {form for form in forms if len(form) >= _MIN_FORM_LENGTH}
+        fragments |= _base64_cores(form.encode("utf-8"))
+    return {form for form in escaped if form} | {
+        form for form in fragments if len(form) >= _MIN_FORM_LENGTH
+    }
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

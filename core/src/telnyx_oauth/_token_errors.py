@@ -69,7 +69,7 @@ def request_error(
     status = response.status_code
     where = f"Telnyx token endpoint {config.token_url}"
     error = body.get("error") if isinstance(body, dict) else None
-    secrets = _sent_secrets(config, grant)
+    secrets = grant_secrets(config, grant)
     oauth_body = isinstance(error, str) and bool(error.strip())
     if status == 404 or not oauth_body:
         # No token endpoint answers 404, whatever the body says: the URL is wrong.
@@ -146,7 +146,7 @@ def sent_secrets(config: TokenEndpointConfig, *others: str) -> list[str]:
     return secrets
 
 
-def _sent_secrets(config: TokenEndpointConfig, grant: Grant) -> list[str]:
+def grant_secrets(config: TokenEndpointConfig, grant: Grant) -> list[str]:
     if isinstance(grant, RefreshTokenGrant):
         return sent_secrets(config, grant.refresh_token.get_secret_value())
     if isinstance(grant, AuthorizationCodeGrant):

@@ -14,7 +14,13 @@ from typing import Final
 import httpx
 from pydantic import SecretStr
 
-from telnyx_oauth._token_errors import STATUS_PAGE_URL, describe_body, request_error
+from telnyx_oauth._redact import printable
+from telnyx_oauth._token_errors import (
+    STATUS_PAGE_URL,
+    grant_secrets,
+    describe_body,
+    request_error,
+)
 from telnyx_oauth._token_request import (
     AuthorizationCodeGrant,
     Grant,
@@ -96,7 +102,10 @@ def parse_token_response(
     status = response.status_code
     where = f"Telnyx token endpoint {config.token_url}"
     if 300 <= status <= 399:
-        location = _without_query(response.headers.get("location", ""))
+        # A server may echo what it received into the path it redirects to.
+        location = printable(
+            _without_query(response.headers.get("location", "")), grant_secrets(config, grant)
+        )
         to = f" to {location}" if location else ""
         msg = (
             f"{where} answered {status} (a redirect{to}). The token URL is probably wrong: it "
