@@ -17,8 +17,8 @@ from pydantic import SecretStr
 from telnyx_oauth._redact import printable
 from telnyx_oauth._token_errors import (
     STATUS_PAGE_URL,
-    grant_secrets,
     describe_body,
+    grant_secrets,
     request_error,
 )
 from telnyx_oauth._token_request import (
