@@ -11,6 +11,8 @@ what this process holds is taken. The clock is injected (frozen), the store take
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from datetime import datetime, timedelta
 
 from pydantic import SecretStr
@@ -78,3 +80,34 @@ def test_a_stored_token_below_the_leeway_floor_is_replaced(emulator: TelnyxEmula
     assert emulator.counters.token_requests == 1
     assert store.token is not None
     assert store.token.access_token == token.access_token
+
+
+def test_a_waiter_that_stopped_waiting_takes_a_token_saved_during_its_request(
+    emulator: TelnyxEmulator,
+) -> None:
+    # Issue 19 §1: behind a lock nobody releases, a client_credentials waiter requests its own
+    # token after STALL_SECONDS; another process saves one while that request runs. The waiter
+    # keeps the fleet on that token and does not overwrite it. Real clock: the stall is real.
+    store = SlowStore(read_seconds=0.1, locked=True)
+    source = dataclasses.replace(make_block(emulator)._token_source(), store=store)
+    theirs = TelnyxToken(
+        access_token=SecretStr("saved-by-another-process"),
+        expires_at=utc_now() + timedelta(hours=1),
+        issued_at=utc_now(),
+    )
+    emulator.set_token_latency(1.0)
+
+    def save_theirs_during_the_request() -> None:
+        deadline = time.monotonic() + 60
+        while emulator.counters.token_requests == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        store.token = theirs
+
+    other = threading.Thread(target=save_theirs_during_the_request)
+    other.start()
+    with TokenCache() as cache:
+        token = cache.get(source).token
+    other.join()
+    assert emulator.counters.token_requests == 1  # it did stop waiting and request
+    assert token.access_token == theirs.access_token
+    assert store.token is theirs
