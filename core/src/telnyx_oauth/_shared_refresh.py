@@ -1,5 +1,7 @@
 """One refresh shared across processes: store re-read, lock, re-read, request, persist, release.
 
+One module over 300 lines: every step spends one budget on one store session, in one order.
+
 Another process or worker may already hold a fresh token, so the store is read first; only then
 is its cross-process lock taken, the store read again, and the token endpoint called. Waiters poll
 the store fast (the holder's token lands within a token request's time) and take the holder's
@@ -12,6 +14,13 @@ past the waiting share is given up too, and the token requested here; the wait e
 that the reads and the save after it still get their floor (`STORE_FLOOR_SECONDS`), so that
 token is still shared. A token the server issued lands in memory the moment it is parsed, before
 it is saved: no deadline can make it be thrown away.
+
+A waiter takes any stored token that callers may still be handed (the leeway floor left) and
+that is newer than its own. A `client_credentials` waiter that sees no new token saved for
+`STALL_SECONDS` stops waiting for the lock (its holder may have been killed, and holds it until
+its lease ends) and requests a token itself; a token requested without the lock is saved only if
+nobody saved a newer one meanwhile. A rotating refresh token is never spent without the lock: an
+`authorization_code` waiter waits for the lease, and past its deadline fails rather than spend it.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import logging
 import random
 from collections.abc import Awaitable
 from contextlib import AsyncExitStack
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
@@ -31,6 +41,7 @@ from telnyx_oauth.errors import (
     ConfigurationError,
     InvalidGrantError,
     TelnyxOAuthError,
+    TokenEndpointUnavailableError,
     TokenStoreError,
 )
 from telnyx_oauth.models import TelnyxToken
@@ -73,6 +84,12 @@ the wait ends early enough for it, and the token request leaves it for the save.
 
 DISCOVERY_SECONDS = 5.0
 """The longest the one server-metadata request per process may take."""
+
+STALL_SECONDS = 10.0
+"""How long a `client_credentials` waiter waits for a new token while the lock is held before it
+requests its own (each waiter adds up to half more at random, so one usually goes first and the
+others take its token). A healthy holder saves within a token request's time; a killed one holds
+the lock until its lease ends (60-77 s on Prefect). A second token costs nothing but a request."""
 
 FAST_POLL_SECONDS = 10.0
 """Waiters poll at most every 0.5 s this long (a token request lands well within it), then 2 s."""
@@ -178,9 +195,10 @@ async def _refresh_with(
         # The token the caller wants replaced may live only in the store; a different one
         # saved after this read is newer, and is taken.
         avoid |= {cache.token_id(stored)}
-    if stored is not None and cache.usable(source, stored, avoid):
-        return cache.land(source, stored, "store")
-    lease = await _acquire(cache, source, session, avoid, budget)
+    if (taken := _takeable(cache, source, stored, avoid)) is not None:
+        return cache.land(source, taken, "store")
+    seen = cache.token_id(stored) if stored is not None else None
+    lease = await _acquire(cache, source, session, avoid, budget, seen)
     if not isinstance(lease, _Lease):
         return lease
     try:
@@ -200,10 +218,16 @@ async def _refresh_with(
         if landed is not None and not landed.done():
             landed.set_result(entry)
         try:
-            # Saving is never skipped for lack of time: a token nobody else sees costs every
-            # other process a request, and a rotated refresh token would be lost.
-            saving = session.write(token)
-            await store_call(budget, saving, "saving the new token", at_least=AFTERCARE_SECONDS)
+            kept = None
+            if lease.value is None:  # without the lock, another process may have saved one
+                kept = await _saved_meanwhile(cache, source, session, stored, token, budget)
+            if kept is None:
+                # Saving is never skipped for lack of time: a token nobody else sees costs
+                # every other process a request, and a rotated refresh token would be lost.
+                saving = session.write(token)
+                await store_call(budget, saving, "saving the new token", at_least=AFTERCARE_SECONDS)
+            elif kept is not token:
+                entry = cache.land(source, kept, "store")
         except TokenStoreError as exc:
             logger.warning(
                 "could not save the new token of %s (%s); it is kept in memory only.",
@@ -245,27 +269,94 @@ async def _acquire(
     session: TokenStoreSession,
     avoid: frozenset[str],
     budget: Budget,
+    seen: str | None,
 ) -> _Lease | CachedToken:
-    """Take the refresh lock, or return the token another holder saved meanwhile."""
+    """Take the refresh lock, or return the token another holder saved meanwhile.
+
+    Args:
+        seen: The id of the stored token when the wait began; a different one is progress.
+    """
     delay, waited = 0.05, 0.0
+    stall = STALL_SECONDS * (1 + random.random() / 2)
+    quiet = 0.0  # seconds waited since the last new token was seen in the store
     while (lease := await store_call(budget, session.try_lock(), "taking the lock")) is None:
         # The wait leaves the floor of the store calls after it (a read, then the save).
         pause = min(delay * (0.5 + random.random()), max(budget.spare() - budget.floor, 0.0))
+        if not source.user_grant and quiet < stall:  # look once more right at the stall
+            pause = min(pause, stall - quiet)
         if pause <= 0:
+            if source.user_grant:
+                raise _lock_held(source, waited)
             logger.warning(
                 "waited %.0f s for another process to refresh %s; refreshing here.",
                 waited,
                 source.label,
             )
             return _Lease(None)
+        if quiet >= stall and not source.user_grant:
+            logger.warning(
+                "no new token of %s saved for %.0f s while another process holds its refresh "
+                "lock (a killed process holds it until its lease ends); requesting one here.",
+                source.label,
+                quiet,
+            )
+            return _Lease(None)
         await asyncio.sleep(pause)
         waited += pause
+        quiet += pause
         delay = min(delay * 1.5, 0.5 if waited < FAST_POLL_SECONDS else 2.0)
         reading = session.read()
         stored = await store_call(budget, reading, "reading the token", at_least=budget.floor)
-        if stored is not None and cache.usable(source, stored, avoid):
-            return cache.land(source, stored, "store")
+        if (taken := _takeable(cache, source, stored, avoid)) is not None:
+            return cache.land(source, taken, "store")
+        if stored is not None and (stored_id := cache.token_id(stored)) != seen:
+            seen, quiet = stored_id, 0.0
     return _Lease(lease)
+
+
+def _takeable(
+    cache: TokenCache, source: TokenSource, stored: TelnyxToken | None, avoid: frozenset[str]
+) -> TelnyxToken | None:
+    """The stored token if a waiter may take it instead of requesting one: a fresh token, or
+    one that callers are still handed (the leeway floor left) and newer than this process's."""
+    if stored is None or cache.usable(source, stored, avoid):
+        return stored
+    held = cache.held(source.key)
+    newer = held is None or _issued(stored) > _issued(held)
+    return stored if newer and cache.servable(source, stored, avoid) else None
+
+
+async def _saved_meanwhile(
+    cache: TokenCache,
+    source: TokenSource,
+    session: TokenStoreSession,
+    before: TelnyxToken | None,
+    token: TelnyxToken,
+    budget: Budget,
+) -> TelnyxToken | None:
+    """After a request made without the lock: a fresh token another process saved since
+    `before` was read, to use instead of `token` (so the fleet stays on one token), or `token`
+    itself when a newer one is there (it is then not saved); None when `token` is to be saved."""
+    reading = session.read()
+    current = await store_call(budget, reading, "reading the token", at_least=budget.floor)
+    if current is None:
+        return None
+    if before is not None and cache.token_id(current) == cache.token_id(before):
+        return None
+    if cache.usable(source, current, frozenset()):
+        logger.debug("%s: another process saved a token meanwhile; it is used", source.label)
+        return current
+    return token if _issued(current) > _issued(token) else None
+
+
+def _lock_held(source: TokenSource, waited: float) -> TokenEndpointUnavailableError:
+    msg = (
+        f"Another process held the refresh lock of {source.label} for {waited:.0f} s. Its "
+        "refresh token rotates, so it is not spent here as well. A killed holder's lock is freed "
+        "when its lease ends (about 80 s on Prefect): try again, or keep token_deadline_seconds "
+        "above that (the default is 120)."
+    )
+    return TokenEndpointUnavailableError(msg, status_code=None, retry_after=None, attempts=0)
 
 
 async def _release(session: TokenStoreSession, lease: object, label: str) -> None:
@@ -331,10 +422,15 @@ async def _request(
     return token, "client_credentials"
 
 
+def _issued(token: TelnyxToken) -> datetime:
+    """When a token was issued, as near as it says (its expiry if it does not)."""
+    return token.issued_at or token.expires_at
+
+
 def _newest(*tokens: TelnyxToken | None) -> TelnyxToken | None:
     """The most recently issued token that carries a refresh token (older ones may be rotated)."""
     candidates = [t for t in tokens if t is not None and t.refresh_token is not None]
-    return max(candidates, key=lambda t: t.issued_at or t.expires_at, default=None)
+    return max(candidates, key=_issued, default=None)
 
 
 async def _keep_renewing(session: TokenStoreSession, lease: object | None) -> None:

@@ -217,10 +217,21 @@ class TokenCache:
 
     def usable(self, source: TokenSource, token: TelnyxToken, avoid: frozenset[str]) -> bool:
         """True if `token` may be handed to callers of `source` without a refresh."""
-        token_id = self.token_id(token)
-        if token_id in avoid or token_id in self._rejected.get(source.key, ()):
+        if self._avoided(source, token, avoid):
             return False
         return token.is_fresh(self.now(), source.leeway_seconds)
+
+    def servable(self, source: TokenSource, token: TelnyxToken, avoid: frozenset[str]) -> bool:
+        """True if `token` still has the leeway floor left (half the clamped leeway), so `hit`
+        hands it out (a refresh ahead may be due): weaker than `usable`."""
+        if self._avoided(source, token, avoid):
+            return False
+        due = token.refresh_due_at(source.leeway_seconds)
+        return self.now() < due + (token.expires_at - due) / 2
+
+    def _avoided(self, source: TokenSource, token: TelnyxToken, avoid: frozenset[str]) -> bool:
+        token_id = self.token_id(token)
+        return token_id in avoid or token_id in self._rejected.get(source.key, ())
 
     def land(self, source: TokenSource, token: TelnyxToken, origin: TokenOrigin) -> CachedToken:
         """Keep `token` as the current one of `source` and return its entry."""

@@ -194,7 +194,7 @@ def test_postgres_restart_under_load_surfaces_no_error(
     assert len(tokens) == 1
 
 
-@pytest.mark.timeout(600)  # the dead holder's lease alone takes 60-80 s to be reclaimed
+@pytest.mark.timeout(600)
 def test_killed_lock_holder_delays_others_then_one_request_follows(
     isolated_pair: list[ApiServer], emulator: TelnyxEmulator, tmp_path: Path
 ) -> None:
@@ -222,9 +222,14 @@ def test_killed_lock_holder_delays_others_then_one_request_follows(
     reports = fleet(isolated_pair, tmp_path, "killed", processes=4)
     done_at = time.monotonic()
     assert [r["errors"] for r in reports] == [[]] * 4
-    assert len({t.split(":")[0] for r in reports for t in r["tokens"]}) == 1
-    assert emulator.counters.token_requests == 2
+    held = {t.split(":")[0] for r in reports for t in r["tokens"]}
+    assert held <= {sha(t) for t in emulator.issued_access_tokens()}
+    # No waiter waits out the dead holder's lease: after 10-15 s without a new token one
+    # requests its own and the others take it (two that stall together may both request, and
+    # each keeps its own token).
+    assert 2 <= emulator.counters.token_requests <= 1 + len(reports)
     print(
         f"\nkilled holder: waiters done {done_at - killed_at:.0f} s after the kill, "
-        f"{done_at - locked_at:.0f} s after the holder took the lock"
+        f"{done_at - locked_at:.0f} s after the holder took the lock; "
+        f"{emulator.counters.token_requests - 1} requests, {len(held)} tokens held"
     )
