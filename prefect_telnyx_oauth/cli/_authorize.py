@@ -28,7 +28,7 @@ from prefect_telnyx_oauth.cli._listener import (
     RedirectListener,
     redirect_target,
 )
-from telnyx_oauth.discovery import discover
+from telnyx_oauth.discovery import default_metadata, discover
 from telnyx_oauth.errors import TelnyxOAuthError
 from telnyx_oauth.models import TelnyxToken, utc_now
 from telnyx_oauth.pkce import build_authorization_url, generate_pkce_pair
@@ -97,7 +97,13 @@ def authorize_block(
             raise AuthorizationFailed(msg)
         redirect_target(redirect_uri)
     block = load_block(block_name)
-    metadata = discover(block.base_url, timeout_seconds=block.timeout_seconds)
+    # The same rule as every token request: base_url's own endpoints unless the block opts in
+    # to the server's metadata, so the code, verifier and secret go only where the user pointed.
+    metadata = (
+        discover(block.base_url, timeout_seconds=block.timeout_seconds)
+        if block.discover_token_endpoint
+        else default_metadata(block.base_url)
+    )
     state = secrets.token_urlsafe(24)
     listener = _listen(state, port or 0, redirect_uri)
     pair = generate_pkce_pair()

@@ -132,11 +132,6 @@ class _GatewayHandler(QuietHandler):
 
 
 @pytest.mark.usefixtures("prefect_api")
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: authorize always follows the origin's metadata, so a gateway's own identity "
-    "provider receives the Telnyx client secret and the code (docs/security.md says never)",
-)
 def test_authorize_never_sends_the_client_secret_to_a_gateway_identity_provider() -> None:
     handler = type(
         "Gateway", (_GatewayHandler,), {"idp_token_requests": [], "api_token_requests": []}
