@@ -167,11 +167,6 @@ def _consenting_browser(url: str) -> httpx.Response:
 
 
 @pytest.mark.usefixtures("prefect_api")
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: `authorize --scope` keeps the block's own scope field, so every refresh asks "
-    "for more than the user granted and is refused (invalid_scope) once the first token ends",
-)
 def test_authorize_with_a_narrower_scope_still_refreshes(emulator: Any) -> None:
     name = f"review-{uuid.uuid4().hex[:10]}"
     TelnyxOAuthCredentials(

@@ -393,7 +393,10 @@ async def _request(
     options: dict[str, Any] = {"client": cache.http_client(), "now": cache.now}
     endpoint = await _endpoint(cache, source, budget)
     if held is not None and held.refresh_token is not None:
-        grant: Grant = RefreshTokenGrant(held.refresh_token, scope=source.scope)
+        # A user's refresh asks for no scope: RFC 6749 §6 then keeps what the user granted,
+        # which may be narrower than the block's own scope field (`authorize --scope`).
+        scope = None if source.user_grant else source.scope
+        grant: Grant = RefreshTokenGrant(held.refresh_token, scope=scope)
         try:
             token = await arequest_token(
                 endpoint, grant, deadline_seconds=budget.for_request(), **options
