@@ -145,8 +145,6 @@ def keep_saved_token(
         return
     if saved.get("grant_type") == "authorization_code" and not disconnect:
         _keep_connection(block, saved, name)
-    if block.access_token is not None:
-        return
     if saved.get("grant_type", "client_credentials") != block.grant_type:
         return  # a connected user's token is never kept for the client itself, nor the reverse
     parts = credential_parts(block.__dict__)
@@ -159,6 +157,11 @@ def keep_saved_token(
     stamp = saved.get("access_token_credentials")
     if token is None or stamp is None:
         return
+    held_at = block.access_token_issued_at if block.access_token is not None else None
+    if held_at is not None and (token.issued_at is None or token.issued_at <= held_at):
+        return  # this copy holds the same token or a newer one
+    # The document holds a newer token (another run refreshed since this copy was loaded): with
+    # rotation, writing this copy's token back would restore a retired refresh token.
     _set_token_fields(block, token, stamp)
     (block.__pydantic_private__ or {})["_source_cache"] = None  # its seed is this token now
 
@@ -167,7 +170,8 @@ def _keep_connection(block: TelnyxOAuthCredentials, saved: dict[str, Any], name:
     """Make `block` the saved user connection again, or refuse the save that would drop it."""
     ours, theirs = credential_parts(block.__dict__), credential_parts(saved)
     # A scope left empty keeps the one the user granted; a different one is another consent.
-    same_scope = block.scope is None or block.scope == theirs[3]
+    # Scopes are a set (RFC 6749 §3.3): the same ones in another order are the same consent.
+    same_scope = block.scope is None or set(block.scope.split()) == set((theirs[3] or "").split())
     explicit_client = "grant_type" in block.model_fields_set and block.grant_type != (
         "authorization_code"
     )
@@ -189,7 +193,7 @@ def _keep_connection(block: TelnyxOAuthCredentials, saved: dict[str, Any], name:
             f"authorize --block {name}` to connect a user again."
         )
         raise ConfigurationError(msg)
-    if block.grant_type == "authorization_code":
+    if block.grant_type == "authorization_code" and block.scope == theirs[3]:
         return  # this copy already is the connection (loaded, maybe refreshed since)
     # Past __setattr__, which would also clear the token fields: set right below.
     block.__dict__.update(grant_type="authorization_code", scope=theirs[3])

@@ -199,11 +199,6 @@ def test_authorize_with_a_narrower_scope_still_refreshes(emulator: Any) -> None:
 
 
 @pytest.mark.usefixtures("prefect_api")
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: save(overwrite=True) of a block loaded before another worker's rotating "
-    "refresh writes the retired refresh token back over the new one: the connection is lost",
-)
 def test_resave_of_a_block_loaded_before_another_workers_refresh_keeps_the_connection(
     emulator_factory: Any,
 ) -> None:
@@ -375,11 +370,6 @@ def test_a_short_client_secret_echoed_by_the_server_is_masked() -> None:
 
 
 @pytest.mark.usefixtures("prefect_api")
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: a re-save whose scope lists the same scopes in another order is refused as "
-    "'another scope' (OAuth scope is a set, RFC 6749 §3.3), pushing the user to --disconnect",
-)
 def test_resave_with_the_same_scopes_in_another_order_keeps_the_connection(
     emulator: Any,
 ) -> None:
