@@ -295,11 +295,6 @@ class _HiccupStore:
         return None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: after one failed store read the refresh runs 'in this process only' and the "
-    "rotated refresh token is never written to the shared store, which keeps the retired one",
-)
 def test_a_refresh_after_a_store_hiccup_still_saves_the_rotated_refresh_token(
     emulator_factory: Any,
 ) -> None:

@@ -178,7 +178,29 @@ async def refresh(
         )
     # This process's memory answers at once: what is left of the deadline is the request's.
     alone = Budget(max(budget.left(), 0.0), reserve=0.0)
-    return await _refresh_with(cache, source, MemorySession(), force, avoid, alone, landed)
+    entry = await _refresh_with(cache, source, MemorySession(), force, avoid, alone, landed)
+    if entry.token.refresh_token is not None:
+        await _save_after_store_failure(source, entry.token)
+    return entry
+
+
+async def _save_after_store_failure(source: TokenSource, token: TelnyxToken) -> None:
+    """Best effort: the store may be back, and a rotated refresh token must reach it, or every
+    other process would spend the retired one. The callers already hold the token."""
+
+    async def write() -> None:
+        async with source.store.session() as session:
+            await session.write(token)
+
+    try:
+        await asyncio.wait_for(write(), AFTERCARE_SECONDS)
+    except Exception as exc:  # still down: the refresh itself succeeded
+        logger.warning(
+            "could not save the new token of %s after its store failed (%s); it is kept in "
+            "memory only.",
+            source.label,
+            type(exc).__name__,
+        )
 
 
 async def _refresh_with(
