@@ -69,10 +69,15 @@ def all_ids(emulator: TelnyxEmulator, block_name: str, tmp_path: Path) -> set[st
     return set(read_ids(other))
 
 
-def table_artifact(key: str) -> list[dict[str, Any]]:
+def table_artifact(key: str, flow_run_id: Any) -> list[dict[str, Any]]:
+    """The table artifact `key` of this run (other tests' runs publish the same keys)."""
     with get_client(sync_client=True) as client:
         found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), limit=1
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[key]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
+            ),
+            limit=1,
         )
     data = found[0].data
     rows: list[dict[str, Any]] = json.loads(data) if isinstance(data, str) else data
@@ -113,7 +118,10 @@ def test_export_writes_each_record_once_with_watermark_and_artifacts(
         "20260101T000000Z-20260101T010000Z.csv"
     )
     assert Variable.get(f"telnyx-export-{block_name}-messaging") == "2026-01-01T05:00:00Z"
-    table = {r["measure"]: r["value"] for r in table_artifact("telnyx-messaging-20260101-0000")}
+    table = {
+        r["measure"]: r["value"]
+        for r in table_artifact("telnyx-messaging-20260101-0000", state.state_details.flow_run_id)
+    }
     assert table["records"] == "60"
     assert table["pages"] == "3"
     # Keys 0-59: six (9, 19, ...) in EUR at 0.0037 a part; 54 in USD at 0.0040 a part, of which
