@@ -20,7 +20,7 @@ from prefect_telnyx_oauth import (
     list_phone_numbers,
     send_message,
 )
-from prefect_telnyx_oauth.errors import TelnyxOAuthError
+from telnyx_oauth.errors import TelnyxOAuthError
 
 
 @flow

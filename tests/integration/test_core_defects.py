@@ -29,9 +29,9 @@ from prefect_telnyx_oauth import (
     TokenEndpointUnavailableError,
     get_telnyx_token,
 )
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.models import TelnyxToken, utc_now
-from prefect_telnyx_oauth.token_cache import TokenCache, default_cache
+from telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.models import TelnyxToken, utc_now
+from telnyx_oauth.token_cache import TokenCache, default_cache
 from tests.integration.helpers import make_block
 from tests.secret_scan import secret_scan_fixture  # noqa: F401
 from tests.stores import OneTokenStore
@@ -337,7 +337,7 @@ async def test_malformed_stored_date_is_replaced_with_a_warning_not_raised(
 
 def test_lease_answer_without_an_id_is_a_typed_store_error() -> None:
     from prefect_telnyx_oauth._prefect_store import _lease_id
-    from prefect_telnyx_oauth.errors import TokenStoreUnavailableError
+    from telnyx_oauth.errors import TokenStoreUnavailableError
 
     with pytest.raises(TokenStoreUnavailableError, match="without a lease id"):
         _lease_id(httpx.Response(200, json={"limits": []}))
@@ -354,7 +354,7 @@ def test_basic_credentials_decode_alike_with_unquote_and_unquote_plus(
     secret = "with space+plus%pct:colon é"
     block = make_block(emulator, client_secret=secret)
     header = block._token_source().endpoint
-    from prefect_telnyx_oauth._token_request import basic_authorization
+    from telnyx_oauth._token_request import basic_authorization
 
     raw = base64.b64decode(basic_authorization(header.client_id, header.client_secret)[6:])
     _, encoded = raw.decode("ascii").split(":", 1)
@@ -618,7 +618,7 @@ def test_exchange_keeps_the_tokens_in_memory_when_the_save_hangs(
     emulator: TelnyxEmulator, hung_api: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from prefect_telnyx_oauth import _prefect_store
-    from prefect_telnyx_oauth.errors import TokenStoreUnavailableError
+    from telnyx_oauth.errors import TokenStoreUnavailableError
     from tests.integration.test_authorization_code_block import connect
 
     monkeypatch.setattr(_prefect_store, "SAVE_SECONDS", 2.0)

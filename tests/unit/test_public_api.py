@@ -41,12 +41,12 @@ def test_core_modules_load_no_prefect_module() -> None:
 
     core = (
         "prefect_telnyx_oauth",
-        "prefect_telnyx_oauth.auth",
-        "prefect_telnyx_oauth.token_cache",
-        "prefect_telnyx_oauth.token_client",
-        "prefect_telnyx_oauth.token_store",
-        "prefect_telnyx_oauth.pkce",
-        "prefect_telnyx_oauth.discovery",
+        "telnyx_oauth.auth",
+        "telnyx_oauth.token_cache",
+        "telnyx_oauth.token_client",
+        "telnyx_oauth.token_store",
+        "telnyx_oauth.pkce",
+        "telnyx_oauth.discovery",
     )
     script = (
         f"import sys\nfor name in {core!r}:\n    __import__(name)\n"

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pydantic import SecretStr
 
-from prefect_telnyx_oauth.models import TelnyxToken
-from prefect_telnyx_oauth.token_cache import TokenCache, TokenSource
-from prefect_telnyx_oauth.token_client import TokenEndpointConfig
+from telnyx_oauth.models import TelnyxToken
+from telnyx_oauth.token_cache import TokenCache, TokenSource
+from telnyx_oauth.token_client import TokenEndpointConfig
 from tests.stores import OneTokenStore
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -16,19 +16,19 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from prefect_telnyx_oauth._retry import (
+from telnyx_oauth._retry import (
     backoff_seconds,
     parse_retry_after,
     retry_delay,
     server_wait_seconds,
 )
-from prefect_telnyx_oauth.errors import (
+from telnyx_oauth.errors import (
     InvalidClientError,
     TokenEndpointUnavailableError,
     TokenResponseError,
 )
-from prefect_telnyx_oauth.models import TelnyxToken
-from prefect_telnyx_oauth.token_client import (
+from telnyx_oauth.models import TelnyxToken
+from telnyx_oauth.token_client import (
     ClientCredentialsGrant,
     Sleep,
     TokenEndpointConfig,

@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from prefect_telnyx_oauth import TelnyxOAuthCredentials
-from prefect_telnyx_oauth.models import utc_now
+from telnyx_oauth.models import utc_now
 
 
 class Warnings(logging.Handler):
