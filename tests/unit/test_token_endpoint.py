@@ -9,13 +9,13 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from prefect_telnyx_oauth._version import __version__
 from telnyx_oauth._token_request import build_token_request
 from telnyx_oauth._token_response import (
     MAX_BODY_BYTES,
     BodyBuffer,
     parse_token_response,
 )
+from telnyx_oauth._version import __version__
 from telnyx_oauth.errors import (
     ConfigurationError,
     InvalidClientError,
@@ -128,7 +128,7 @@ def test_build_token_request_every_shape_has_exact_bytes_and_headers(
         "accept": "application/json",
         "content-type": content_type,
         "content-length": str(len(body)),
-        "user-agent": f"prefect-telnyx-oauth/{__version__} httpx/{httpx.__version__}",
+        "user-agent": f"telnyx-oauth-core/{__version__} httpx/{httpx.__version__}",
     }
     if auth_method == "client_secret_basic":
         expected_headers["authorization"] = BASIC
