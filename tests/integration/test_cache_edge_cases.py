@@ -15,12 +15,9 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import BlockDocumentUpdate, GlobalConcurrencyLimitCreate
 
-from prefect_telnyx_oauth import (
-    TelnyxOAuthCredentials,
-    TokenEndpointUnavailableError,
-    _shared_refresh,
-)
+from prefect_telnyx_oauth import TelnyxOAuthCredentials, TokenEndpointUnavailableError
 from prefect_telnyx_oauth._prefect_store import lock_name
+from telnyx_oauth import _shared_refresh
 from telnyx_oauth.emulator import TelnyxEmulator
 from telnyx_oauth.models import TelnyxToken
 from telnyx_oauth.token_cache import TokenCache, default_cache
