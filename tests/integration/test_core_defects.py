@@ -397,9 +397,14 @@ def test_cache_keeps_at_most_max_entries_and_drops_expired_first(
             issued_at=now,
         )
         cache.land(dataclasses.replace(base, key=f"identity-{n}"), token, "store")
-    assert len(cache) == 8
-    newest = dataclasses.replace(base, key="identity-999")
-    assert cache.hit(newest) is not None
+    # The newest eight are served from memory; the oldest was dropped, so it is asked for again.
+    newest = cache.get(dataclasses.replace(base, key="identity-999")).token
+    assert newest.access_token.get_secret_value() == "token-0999-0123456789"
+    oldest = cache.get(dataclasses.replace(base, key="identity-992")).token
+    assert oldest.access_token.get_secret_value() == "token-0992-0123456789"
+    assert emulator.counters.token_requests == 0
+    cache.get(dataclasses.replace(base, key="identity-991"))
+    assert emulator.counters.token_requests == 1
 
 
 async def test_task_by_name_reads_no_block_document_on_a_warm_call(

@@ -205,9 +205,6 @@ class TokenCache:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __len__(self) -> int:
-        return len(self._slots)
-
     # -- what `_shared_refresh` asks of the cache ----------------------------------------------
 
     @staticmethod
