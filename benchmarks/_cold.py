@@ -16,7 +16,7 @@ import _contenders as c
 from _harness import AsyncCaller, Burst, Caller, describe, task_burst, thread_burst
 from _report import Column, Table, compare, count, micros, seconds, statuses
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 
 TOKEN_LATENCY_SECONDS = 0.1
 WARMUP_CALLERS = 2

@@ -26,8 +26,8 @@ from authlib.deprecate import AuthlibDeprecationWarning
 from httpx_auth import OAuth2, OAuth2ClientCredentials
 
 from prefect_telnyx_oauth import TelnyxOAuthCredentials
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.token_cache import default_cache
+from telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.token_cache import default_cache
 
 # Authlib 1.9 prefers the `httpx2` package and warns once at import when it falls back to `httpx`
 # (authlib/integrations/httpx_client/_compat.py). The warning is not what is measured.

@@ -20,7 +20,7 @@ from typing import Any
 
 from _report import Column, Table, compare, count, seconds
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 
 SIZES = (10_000, 100_000)
 WORKER = Path(__file__).with_name("_export_worker.py")

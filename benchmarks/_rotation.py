@@ -29,7 +29,7 @@ import _contenders as c
 from _harness import AsyncCaller, Burst, Caller, describe, task_burst, thread_burst
 from _report import Column, Table, compare, count, seconds, statuses
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 
 TOKEN_TTL_SECONDS = 2.0
 EXPIRY_MARGIN_SECONDS = 0.5

@@ -34,8 +34,8 @@ from typing import Any
 
 from _report import Column, Table, compare, count, seconds, statuses
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.models import utc_now
+from telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.models import utc_now
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:

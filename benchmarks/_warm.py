@@ -24,7 +24,7 @@ from _harness import describe, quiesce
 from _report import Column, Table, compare, count, micros, nanos
 from httpx_auth import OAuth2
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 
 ROUNDS = 40
 BASELINE = "plain httpx"

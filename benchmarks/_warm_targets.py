@@ -24,7 +24,7 @@ import _contenders as c
 import httpx
 from _report import Column, Table, nanos
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 
 NUMBER = 2_000
 REPEAT = 7

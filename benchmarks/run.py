@@ -29,8 +29,8 @@ import _warm
 import _warm_targets
 from _report import Table, environment, write_json
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.events import can_emit
+from telnyx_oauth.emulator import TelnyxEmulator
 
 SCENARIOS = ("cold-threads", "cold-asyncio", "warm", "rotation", "scale", "export")
 RESULTS = Path(__file__).parent / "results" / "latest.json"

@@ -28,9 +28,9 @@ from prefect.futures import as_completed
 from prefect.logging import get_run_logger
 
 from prefect_telnyx_oauth import TelnyxAPIError, TelnyxOAuthCredentials
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.messaging import message_idempotency_key, send_message
 from prefect_telnyx_oauth.testing import offline_prefect
+from telnyx_oauth.emulator import TelnyxEmulator
 
 DEMO_HOME = Path(__file__).resolve().parents[1] / ".demo"
 SAMPLE_CSV = Path(__file__).resolve().parent / "sample_messages.csv"

@@ -28,7 +28,7 @@ from prefect.logging import get_run_logger
 from prefect.settings import get_current_settings
 
 from prefect_telnyx_oauth import TelnyxOAuthCredentials, get_telnyx_token
-from prefect_telnyx_oauth.models import utc_now
+from telnyx_oauth.models import utc_now
 
 DEFAULT_CRON = "*/10 * * * *"
 

@@ -38,10 +38,10 @@ from prefect.settings import (
 
 from prefect_telnyx_oauth import TelnyxOAuthCredentials, get_telnyx_token
 from prefect_telnyx_oauth.account import get_balance
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.messaging import send_message
 from prefect_telnyx_oauth.numbers import list_phone_numbers
 from prefect_telnyx_oauth.testing import offline_prefect, reset_token_caches
+from telnyx_oauth.emulator import TelnyxEmulator
 
 DEMO_HOME = Path(__file__).resolve().parents[1] / ".demo"
 

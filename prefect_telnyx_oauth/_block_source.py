@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from prefect_telnyx_oauth._prefect_store import TOKEN_FIELDS, PrefectBlockStore, token_from_data
+from prefect_telnyx_oauth._version import __version__
 from prefect_telnyx_oauth.events import emit_token_failed, emit_token_issued
 from telnyx_oauth._identity import Parts, credential_stamp, identity_key
 from telnyx_oauth.errors import ConfigurationError, TokenStoreError
@@ -53,6 +54,7 @@ def build_source(block: TelnyxOAuthCredentials) -> TokenSource:
         body_format=block.token_request_format,
         timeout_seconds=block.timeout_seconds,
         max_attempts=block.token_max_attempts,
+        user_agent_product=f"prefect-telnyx-oauth/{__version__}",
     )
     parts = credential_parts(block.__dict__)
     key = identity_key(parts)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 

@@ -32,12 +32,20 @@ from urllib.parse import quote, quote_plus
 import pytest
 from pydantic import SecretStr
 
-from prefect_telnyx_oauth.errors import TelnyxOAuthError
+from telnyx_oauth.errors import TelnyxOAuthError
 
 MIN_SECRET_LENGTH = 8
 """Shorter values would match by accident (and no real secret is that short)."""
 
-_CAPTURED_LOGGERS = ("", "httpx", "httpcore", "prefect_telnyx_oauth", "hpack", "h11")
+_CAPTURED_LOGGERS = (
+    "",
+    "httpx",
+    "httpcore",
+    "prefect_telnyx_oauth",
+    "telnyx_oauth",
+    "hpack",
+    "h11",
+)
 
 
 def secret_variants(secret: str) -> set[str]:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from prefect_telnyx_oauth.models import TelnyxToken
+from telnyx_oauth.models import TelnyxToken
 
 
 class OneTokenStore:

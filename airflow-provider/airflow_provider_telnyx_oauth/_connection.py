@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import SecretStr
 
+from airflow_provider_telnyx_oauth import __version__
 from telnyx_oauth._checks import check_choice, check_client_id, check_client_secret
 from telnyx_oauth._urls import require_secure_url
 from telnyx_oauth.settings import DEFAULT_BASE_URL
@@ -91,6 +92,7 @@ class TelnyxConnection:
             client_secret=self.client_secret,
             auth_method=self.auth_method,  # type: ignore[arg-type]
             body_format=self.body_format,  # type: ignore[arg-type]
+            user_agent_product=f"airflow-provider-telnyx-oauth/{__version__}",
         )
 
     def parts(self) -> tuple[str, str, str, str | None]:

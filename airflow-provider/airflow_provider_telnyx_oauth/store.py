@@ -3,7 +3,7 @@
 Tasks cannot write Connections, but every task reads and writes Variables through its supervisor;
 a Variable is Fernet-encrypted at rest, and masked in logs because its key says "token". It holds
 the same token fields as the Prefect block, with the same salted credential stamp
-(`prefect_telnyx_oauth._identity`), so a token is only ever used with the credentials that got it.
+(`telnyx_oauth._identity`), so a token is only ever used with the credentials that got it.
 
 Nothing a task can reach gives a lock across hosts. A store therefore says whether its lock is
 exclusive:

@@ -1,11 +1,11 @@
-"""docs/errors.md explains every exception of `prefect_telnyx_oauth.errors` and what to do."""
+"""docs/errors.md explains every exception of `telnyx_oauth.errors` and what to do."""
 
 from __future__ import annotations
 
 import inspect
 import re
 
-from prefect_telnyx_oauth import errors
+from telnyx_oauth import errors
 from tests.docs.markdown import page_text, section
 
 PAGE = page_text("errors.md")

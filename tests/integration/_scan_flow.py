@@ -20,7 +20,7 @@ from prefect_telnyx_oauth import (
     list_phone_numbers,
     send_message,
 )
-from prefect_telnyx_oauth.errors import TelnyxOAuthError
+from telnyx_oauth.errors import TelnyxOAuthError
 
 
 @flow
@@ -59,7 +59,7 @@ def scan(name: str) -> dict[str, object]:
 if __name__ == "__main__":
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-    for logger_name in ("httpx", "httpcore", "prefect_telnyx_oauth", "prefect"):
+    for logger_name in ("httpx", "httpcore", "telnyx_oauth", "prefect_telnyx_oauth", "prefect"):
         logging.getLogger(logger_name).setLevel(logging.DEBUG)
         logging.getLogger(logger_name).addHandler(handler)
     result = scan(sys.argv[1])

@@ -1,7 +1,7 @@
 """Check every token endpoint answer the tests receive against the packaged OpenAPI spec.
 
 `SpecChecker.client()` returns an `httpx.Client` whose response hook validates each answer of
-`/oauth/token` with the emulator's own check (`prefect_telnyx_oauth.emulator._spec`, which reads
+`/oauth/token` with the emulator's own check (`telnyx_oauth.emulator._spec`, which reads
 the spec shipped as package data): 200 against `TokenResponse` (plus `Cache-Control: no-store`),
 every JSON error against `oauth_Error` (plus `WWW-Authenticate` on 401). HTML bodies are allowed
 only for the injected gateway failures (429 and 5xx), which the spec does not describe.
@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from prefect_telnyx_oauth.emulator._spec import token_answer_problems
+from telnyx_oauth.emulator._spec import token_answer_problems
 
 
 def assert_token_response_matches_spec(response: httpx.Response) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from prefect_telnyx_oauth import TelnyxOAuthCredentials
-from prefect_telnyx_oauth.models import utc_now
+from telnyx_oauth.models import utc_now
 
 
 def main() -> None:

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.testing import reset_token_caches
+from telnyx_oauth.emulator import TelnyxEmulator
 from tests.integration._token_spec import SpecChecker
 
 

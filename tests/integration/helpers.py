@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect_telnyx_oauth import TelnyxOAuthCredentials
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 
 
 def make_block(emulator: TelnyxEmulator, **overrides: Any) -> TelnyxOAuthCredentials:

@@ -31,8 +31,8 @@ from prefect_telnyx_oauth import (
 )
 from prefect_telnyx_oauth.alerts import acreate_token_alert, automation_name
 from prefect_telnyx_oauth.cli import app
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.events import TOKEN_FAILED
+from telnyx_oauth.emulator import TelnyxEmulator
 from tests.integration.helpers import make_block
 from tests.integration.test_cross_process import Server, prefect_server  # noqa: F401
 

@@ -12,13 +12,13 @@ import pytest
 from prefect import flow
 
 from prefect_telnyx_oauth._api import call_telnyx, telnyx_request
-from prefect_telnyx_oauth._retry import RetryPolicy
 from prefect_telnyx_oauth.account import get_balance
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.errors import ConfigurationError, TelnyxAPIError
 from prefect_telnyx_oauth.messaging import get_message, send_message
 from prefect_telnyx_oauth.numbers import list_phone_numbers, lookup_number
 from prefect_telnyx_oauth.sdk import aget_telnyx_sdk_client, get_telnyx_sdk_client
+from telnyx_oauth._retry import RetryPolicy
+from telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.errors import ConfigurationError, TelnyxAPIError
 from tests.integration.helpers import make_block
 from tests.secret_scan import secret_scan_fixture  # noqa: F401
 

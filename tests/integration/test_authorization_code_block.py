@@ -22,10 +22,10 @@ from prefect_telnyx_oauth import (
     TelnyxOAuthCredentials,
     get_telnyx_token,
 )
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.models import utc_now
-from prefect_telnyx_oauth.pkce import build_authorization_url, generate_pkce_pair
 from prefect_telnyx_oauth.testing import reset_token_caches
+from telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.models import utc_now
+from telnyx_oauth.pkce import build_authorization_url, generate_pkce_pair
 from tests.integration.helpers import make_block
 from tests.secret_scan import secret_scan_fixture  # noqa: F401
 

@@ -29,9 +29,9 @@ from prefect_telnyx_oauth import (
     get_telnyx_token,
 )
 from prefect_telnyx_oauth.cli import app
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.models import utc_now
 from prefect_telnyx_oauth.testing import reset_token_caches
+from telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.models import utc_now
 from tests.integration._pickle_child import token_in_child
 from tests.integration.helpers import make_block
 from tests.integration.test_authorization_code_block import connect

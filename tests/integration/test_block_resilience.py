@@ -22,9 +22,9 @@ from prefect_telnyx_oauth import (
     TokenEndpointUnavailableError,
     get_telnyx_token,
 )
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.events import TOKEN_ISSUED
-from prefect_telnyx_oauth.token_cache import default_cache
+from telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.token_cache import default_cache
 from tests.integration.helpers import make_block
 from tests.secret_scan import secret_scan_fixture  # noqa: F401
 

@@ -15,16 +15,13 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import BlockDocumentUpdate, GlobalConcurrencyLimitCreate
 
-from prefect_telnyx_oauth import (
-    TelnyxOAuthCredentials,
-    TokenEndpointUnavailableError,
-    _shared_refresh,
-)
+from prefect_telnyx_oauth import TelnyxOAuthCredentials, TokenEndpointUnavailableError
 from prefect_telnyx_oauth._prefect_store import lock_name
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.models import TelnyxToken
-from prefect_telnyx_oauth.token_cache import TokenCache, default_cache
-from prefect_telnyx_oauth.token_store import TokenStoreSession
+from telnyx_oauth import _shared_refresh
+from telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.models import TelnyxToken
+from telnyx_oauth.token_cache import TokenCache, default_cache
+from telnyx_oauth.token_store import TokenStoreSession
 from tests.integration.helpers import make_block
 from tests.secret_scan import secret_scan_fixture  # noqa: F401
 

@@ -12,9 +12,9 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from prefect_telnyx_oauth import TelnyxOAuthCredentials
-from prefect_telnyx_oauth._identity import credential_stamp
 from prefect_telnyx_oauth.cli import app
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth._identity import credential_stamp
+from telnyx_oauth.emulator import TelnyxEmulator
 from tests.integration.helpers import make_block
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

@@ -22,14 +22,14 @@ from prefect.settings import PREFECT_API_URL
 from typer.testing import CliRunner
 
 from prefect_telnyx_oauth import TelnyxOAuthCredentials
-from prefect_telnyx_oauth._identity import stamp_matches
 from prefect_telnyx_oauth.cli import app
 from prefect_telnyx_oauth.cli._authorize import AuthorizationFailed, authorize_block
 from prefect_telnyx_oauth.cli._blocks import exchange_authorization_code
-from prefect_telnyx_oauth.discovery import clear_metadata_cache
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.errors import InvalidGrantError
-from prefect_telnyx_oauth.pkce import build_authorization_url, generate_pkce_pair
+from telnyx_oauth._identity import stamp_matches
+from telnyx_oauth.discovery import clear_metadata_cache
+from telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.errors import InvalidGrantError
+from telnyx_oauth.pkce import build_authorization_url, generate_pkce_pair
 from tests.integration.helpers import make_block
 from tests.secret_scan import secret_scan_fixture  # noqa: F401
 

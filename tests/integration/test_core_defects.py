@@ -29,9 +29,9 @@ from prefect_telnyx_oauth import (
     TokenEndpointUnavailableError,
     get_telnyx_token,
 )
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.models import TelnyxToken, utc_now
-from prefect_telnyx_oauth.token_cache import TokenCache, default_cache
+from telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.models import TelnyxToken, utc_now
+from telnyx_oauth.token_cache import TokenCache, default_cache
 from tests.integration.helpers import make_block
 from tests.secret_scan import secret_scan_fixture  # noqa: F401
 from tests.stores import OneTokenStore
@@ -337,7 +337,7 @@ async def test_malformed_stored_date_is_replaced_with_a_warning_not_raised(
 
 def test_lease_answer_without_an_id_is_a_typed_store_error() -> None:
     from prefect_telnyx_oauth._prefect_store import _lease_id
-    from prefect_telnyx_oauth.errors import TokenStoreUnavailableError
+    from telnyx_oauth.errors import TokenStoreUnavailableError
 
     with pytest.raises(TokenStoreUnavailableError, match="without a lease id"):
         _lease_id(httpx.Response(200, json={"limits": []}))
@@ -354,7 +354,7 @@ def test_basic_credentials_decode_alike_with_unquote_and_unquote_plus(
     secret = "with space+plus%pct:colon é"
     block = make_block(emulator, client_secret=secret)
     header = block._token_source().endpoint
-    from prefect_telnyx_oauth._token_request import basic_authorization
+    from telnyx_oauth._token_request import basic_authorization
 
     raw = base64.b64decode(basic_authorization(header.client_id, header.client_secret)[6:])
     _, encoded = raw.decode("ascii").split(":", 1)
@@ -397,9 +397,14 @@ def test_cache_keeps_at_most_max_entries_and_drops_expired_first(
             issued_at=now,
         )
         cache.land(dataclasses.replace(base, key=f"identity-{n}"), token, "store")
-    assert len(cache) == 8
-    newest = dataclasses.replace(base, key="identity-999")
-    assert cache.hit(newest) is not None
+    # The newest eight are served from memory; the oldest was dropped, so it is asked for again.
+    newest = cache.get(dataclasses.replace(base, key="identity-999")).token
+    assert newest.access_token.get_secret_value() == "token-0999-0123456789"
+    oldest = cache.get(dataclasses.replace(base, key="identity-992")).token
+    assert oldest.access_token.get_secret_value() == "token-0992-0123456789"
+    assert emulator.counters.token_requests == 0
+    cache.get(dataclasses.replace(base, key="identity-991"))
+    assert emulator.counters.token_requests == 1
 
 
 async def test_task_by_name_reads_no_block_document_on_a_warm_call(
@@ -618,7 +623,7 @@ def test_exchange_keeps_the_tokens_in_memory_when_the_save_hangs(
     emulator: TelnyxEmulator, hung_api: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from prefect_telnyx_oauth import _prefect_store
-    from prefect_telnyx_oauth.errors import TokenStoreUnavailableError
+    from telnyx_oauth.errors import TokenStoreUnavailableError
     from tests.integration.test_authorization_code_block import connect
 
     monkeypatch.setattr(_prefect_store, "SAVE_SECONDS", 2.0)

@@ -15,10 +15,10 @@ from prefect.testing.standard_test_suites import BlockStandardTestSuite
 from pydantic import SecretStr
 
 from prefect_telnyx_oauth import TelnyxOAuthCredentials, get_telnyx_token
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.errors import ConfigurationError, InvalidClientError
-from prefect_telnyx_oauth.models import utc_now
-from prefect_telnyx_oauth.token_cache import default_cache
+from telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.errors import ConfigurationError, InvalidClientError
+from telnyx_oauth.models import utc_now
+from telnyx_oauth.token_cache import default_cache
 from tests.integration.helpers import make_block
 from tests.secret_scan import secret_scan_fixture  # noqa: F401
 

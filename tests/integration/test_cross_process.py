@@ -23,8 +23,8 @@ from urllib.parse import quote_plus
 import httpx
 import pytest
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.models import utc_now
+from telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.models import utc_now
 from tests.secret_scan import secret_variants
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from prefect_telnyx_oauth.discovery import (
+from telnyx_oauth import discovery
+from telnyx_oauth._token_request import basic_authorization
+from telnyx_oauth.discovery import (
     IntrospectionError,
     adiscover,
     aintrospect_token,
@@ -22,15 +24,13 @@ from prefect_telnyx_oauth.discovery import (
     discover,
     introspect_token,
 )
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.errors import ConfigurationError, InvalidClientError, TokenRequestError
-from prefect_telnyx_oauth.token_client import (
+from telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.errors import ConfigurationError, InvalidClientError, TokenRequestError
+from telnyx_oauth.token_client import (
     ClientCredentialsGrant,
     TokenEndpointConfig,
     request_token,
 )
-from telnyx_oauth import discovery
-from telnyx_oauth._token_request import basic_authorization
 from tests.integration.loopback import LoopbackServer, QuietHandler
 from tests.secret_scan import secret_scan_fixture, secret_variants  # noqa: F401
 

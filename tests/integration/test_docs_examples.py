@@ -21,7 +21,7 @@ from prefect.settings import PREFECT_API_URL
 
 from flows.async_pipeline import async_pipeline
 from prefect_telnyx_oauth import TelnyxOAuthCredentials
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 from tests.docs.markdown import DOCS, CodeBlock, code_blocks
 from tests.integration.helpers import make_block
 from tests.secret_scan import secret_scan_fixture  # noqa: F401

@@ -21,12 +21,12 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
 from prefect_telnyx_oauth import TokenEndpointUnavailableError
-from prefect_telnyx_oauth.auth import TelnyxOAuth
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.errors import TelnyxAPIError, TokenStoreUnavailableError
-from prefect_telnyx_oauth.models import TelnyxToken, utc_now
-from prefect_telnyx_oauth.token_cache import TokenCache, TokenSource
-from prefect_telnyx_oauth.token_client import ClientCredentialsGrant, request_token
+from telnyx_oauth.auth import TelnyxOAuth
+from telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.errors import TelnyxAPIError, TokenStoreUnavailableError
+from telnyx_oauth.models import TelnyxToken, utc_now
+from telnyx_oauth.token_cache import TokenCache, TokenSource
+from telnyx_oauth.token_client import ClientCredentialsGrant, request_token
 from tests.integration.helpers import make_block
 from tests.integration.test_core_defects import _eventually
 from tests.secret_scan import secret_scan_fixture  # noqa: F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 
 
 def test_fail_next_api_requests_429_answers_telnyx_body_then_recovers(

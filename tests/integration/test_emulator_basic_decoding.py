@@ -13,7 +13,7 @@ from urllib.parse import quote, quote_plus
 import httpx
 import pytest
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 
 CLIENT_ID = "id with space+plus"
 SECRET = "s3cret with space+plus%41:\u00e9"

@@ -1,4 +1,4 @@
-"""`python -m prefect_telnyx_oauth.emulator` as a user runs it: a subprocess whose printed URL,
+"""`python -m telnyx_oauth.emulator` as a user runs it: a subprocess whose printed URL,
 exports and curl commands work as printed, which logs each request unless `--quiet`, says what to
 do when its port is taken, warns when bound beyond loopback, and stops cleanly on SIGTERM.
 """
@@ -91,7 +91,7 @@ def _read_banner(stream: IO[str]) -> tuple[str, queue.Queue[str | None]]:
 
 def cli_command(*args: str) -> list[str]:
     """The CLI's command line on a free port, with extra arguments."""
-    return [sys.executable, "-m", "prefect_telnyx_oauth.emulator", "--port", "0", *args]
+    return [sys.executable, "-m", "telnyx_oauth.emulator", "--port", "0", *args]
 
 
 CLI_ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from telnyx import Telnyx
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 MESSAGING = {"filter[record_type]": "messaging", "sort": "created_at"}

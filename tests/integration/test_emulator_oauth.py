@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, quote_plus, urlsplit
 import httpx
 import pytest
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 from tests.integration._token_spec import SpecChecker
 
 REDIRECT = "http://127.0.0.1/callback"

@@ -19,7 +19,7 @@ import pytest
 import telnyx
 from telnyx import Telnyx
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 from tests.integration._token_spec import SpecChecker
 
 REDIRECT = "http://127.0.0.1/callback"

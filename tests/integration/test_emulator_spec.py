@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 
 
 def test_emulator_checks_every_token_answer_and_finds_them_conforming(

@@ -30,7 +30,7 @@ from prefect.settings import PREFECT_API_URL
 from prefect.variables import Variable
 
 from prefect_telnyx_oauth.detail_records import export_detail_records
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 from telnyx_oauth.errors import ConfigurationError
 from tests.integration.helpers import make_block
 

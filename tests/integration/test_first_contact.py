@@ -19,8 +19,8 @@ from prefect_telnyx_oauth import (
     TelnyxOAuthCredentials,
     TokenEndpointUnavailableError,
 )
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.testing import reset_token_caches
+from telnyx_oauth.emulator import TelnyxEmulator
 from tests.integration.helpers import make_block
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -194,7 +194,7 @@ def test_echoing_server_gets_every_form_of_the_secret_masked(
                 token_endpoint_auth_method=method,
                 token_request_format=body_format,
             )
-            from prefect_telnyx_oauth.token_client import ClientCredentialsGrant, request_token
+            from telnyx_oauth.token_client import ClientCredentialsGrant, request_token
 
             endpoint = block._token_source().endpoint
             with (

@@ -19,7 +19,7 @@ from prefect.settings import (
 
 from flows import keep_token_fresh, quickstart
 from prefect_telnyx_oauth import TelnyxOAuthCredentials
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 from tests.integration.helpers import make_block
 
 REPO = Path(__file__).resolve().parents[2]

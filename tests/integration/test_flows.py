@@ -15,7 +15,7 @@ from prefect.settings import get_current_settings
 
 from flows import bulk_messages, keep_token_fresh, quickstart
 from prefect_telnyx_oauth import TelnyxOAuthCredentials
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 from tests.integration.helpers import make_block
 from tests.secret_scan import secret_scan_fixture  # noqa: F401
 

@@ -19,10 +19,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.errors import InvalidClientError, TokenEndpointUnavailableError
-from prefect_telnyx_oauth.models import TelnyxToken, utc_now
-from prefect_telnyx_oauth.token_client import (
+from telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.errors import InvalidClientError, TokenEndpointUnavailableError
+from telnyx_oauth.models import TelnyxToken, utc_now
+from telnyx_oauth.token_client import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
     RefreshTokenGrant,

@@ -19,9 +19,9 @@ from prefect_telnyx_oauth import (
     TelnyxOAuthCredentials,
     TokenEndpointUnavailableError,
 )
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
 from prefect_telnyx_oauth.events import TOKEN_FAILED, TOKEN_ISSUED, TOKEN_REFRESHED
 from prefect_telnyx_oauth.testing import reset_token_caches
+from telnyx_oauth.emulator import TelnyxEmulator
 from tests.integration.helpers import make_block
 from tests.integration.test_authorization_code_block import connect
 from tests.secret_scan import secret_scan_fixture, secret_variants  # noqa: F401

@@ -13,10 +13,10 @@ import pytest
 from prefect import flow
 
 from prefect_telnyx_oauth import get_telnyx_auth_headers, get_telnyx_token
-from prefect_telnyx_oauth.auth import TelnyxOAuth
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.models import utc_now
-from prefect_telnyx_oauth.token_cache import TokenCache
+from telnyx_oauth.auth import TelnyxOAuth
+from telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.models import utc_now
+from telnyx_oauth.token_cache import TokenCache
 from tests.integration.helpers import make_block
 from tests.secret_scan import secret_scan_fixture  # noqa: F401
 

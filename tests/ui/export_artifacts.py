@@ -73,7 +73,7 @@ def main() -> int:
 
     from playwright.sync_api import sync_playwright
 
-    from prefect_telnyx_oauth.emulator import TelnyxEmulator
+    from telnyx_oauth.emulator import TelnyxEmulator
 
     home = Path(tempfile.mkdtemp(prefix="export-artifacts-"))
     blocked: list[str] = []

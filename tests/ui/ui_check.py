@@ -299,7 +299,7 @@ def main() -> int:
 
     from playwright.sync_api import sync_playwright
 
-    from prefect_telnyx_oauth.emulator import TelnyxEmulator
+    from telnyx_oauth.emulator import TelnyxEmulator
 
     home = Path(tempfile.mkdtemp(prefix="ui-check-"))
     blocked: list[str] = []

@@ -8,15 +8,15 @@ from typing import Any
 import httpx
 import pytest
 
-from prefect_telnyx_oauth._api_errors import (
+from telnyx_oauth._api_errors import (
     api_error,
     check_path,
     json_body,
     may_retry,
     parse_error_details,
 )
-from prefect_telnyx_oauth._retry import RetryPolicy, retry_delay
-from prefect_telnyx_oauth.errors import ConfigurationError, TelnyxAPIError, TelnyxErrorDetail
+from telnyx_oauth._retry import RetryPolicy, retry_delay
+from telnyx_oauth.errors import ConfigurationError, TelnyxAPIError, TelnyxErrorDetail
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 POLICY = RetryPolicy(max_attempts=3, backoff_base_seconds=0.5, backoff_max_seconds=8.0)

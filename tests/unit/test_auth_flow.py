@@ -11,10 +11,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from prefect_telnyx_oauth.auth import TelnyxOAuth
-from prefect_telnyx_oauth.models import TelnyxToken, utc_now
-from prefect_telnyx_oauth.token_cache import TokenCache, TokenSource
-from prefect_telnyx_oauth.token_client import TokenEndpointConfig
+from telnyx_oauth.auth import TelnyxOAuth
+from telnyx_oauth.models import TelnyxToken, utc_now
+from telnyx_oauth.token_cache import TokenCache, TokenSource
+from telnyx_oauth.token_client import TokenEndpointConfig
 
 CONFIG = TokenEndpointConfig(
     token_url="http://127.0.0.1:9/oauth/token", client_id="c", client_secret=SecretStr("s")

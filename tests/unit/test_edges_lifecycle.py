@@ -14,9 +14,9 @@ import pytest
 from pydantic import SecretStr
 
 from prefect_telnyx_oauth import TokenEndpointUnavailableError
-from prefect_telnyx_oauth.auth import TelnyxOAuth
-from prefect_telnyx_oauth.models import TelnyxToken, utc_now
-from prefect_telnyx_oauth.token_cache import TokenCache, TokenSource
+from telnyx_oauth.auth import TelnyxOAuth
+from telnyx_oauth.models import TelnyxToken, utc_now
+from telnyx_oauth.token_cache import TokenCache, TokenSource
 from tests.unit.test_token_cache import CONFIG, T0, Clock, SharedStore, source
 
 SOURCE = TokenSource(key="k", endpoint=CONFIG, label="test", stamp="s")

@@ -9,10 +9,10 @@ import inspect
 import re
 from pathlib import Path
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.emulator.__main__ import _parser
-from prefect_telnyx_oauth.emulator._admin import AdminRoutes
-from prefect_telnyx_oauth.emulator._state import EmulatorState, Knobs
+from telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator.__main__ import _parser
+from telnyx_oauth.emulator._admin import AdminRoutes
+from telnyx_oauth.emulator._state import EmulatorState, Knobs
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "emulator.md").read_text(encoding="utf-8")
 

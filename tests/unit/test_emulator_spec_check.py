@@ -10,7 +10,7 @@ import httpx
 import pytest
 import yaml
 
-from prefect_telnyx_oauth.emulator._spec import spec_text, token_answer_problems
+from telnyx_oauth.emulator._spec import spec_text, token_answer_problems
 
 TOKEN = {"access_token": "a", "token_type": "Bearer", "expires_in": 60, "scope": "messaging"}
 NO_STORE = {"content-type": "application/json", "cache-control": "no-store", "pragma": "no-cache"}

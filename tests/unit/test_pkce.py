@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from prefect_telnyx_oauth.errors import ConfigurationError
-from prefect_telnyx_oauth.pkce import (
+from telnyx_oauth.errors import ConfigurationError
+from telnyx_oauth.pkce import (
     build_authorization_url,
     code_challenge_s256,
     generate_pkce_pair,

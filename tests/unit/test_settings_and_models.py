@@ -5,9 +5,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from prefect_telnyx_oauth.errors import ConfigurationError
-from prefect_telnyx_oauth.models import TelnyxToken
-from prefect_telnyx_oauth.settings import TelnyxSettings
+from telnyx_oauth.errors import ConfigurationError
+from telnyx_oauth.models import TelnyxToken
+from telnyx_oauth.settings import TelnyxSettings
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -47,7 +47,7 @@ def test_settings_http_on_loopback_is_allowed(url: str) -> None:
 
 
 def test_url_with_embedded_credentials_is_rejected_without_echoing_them() -> None:
-    from prefect_telnyx_oauth._urls import require_secure_url
+    from telnyx_oauth._urls import require_secure_url
 
     with pytest.raises(ConfigurationError) as info:
         require_secure_url("https://user:hunter2@api.telnyx.com/v2", name="base_url")

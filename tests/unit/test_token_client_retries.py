@@ -16,19 +16,19 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from prefect_telnyx_oauth._retry import (
+from telnyx_oauth._retry import (
     backoff_seconds,
     parse_retry_after,
     retry_delay,
     server_wait_seconds,
 )
-from prefect_telnyx_oauth.errors import (
+from telnyx_oauth.errors import (
     InvalidClientError,
     TokenEndpointUnavailableError,
     TokenResponseError,
 )
-from prefect_telnyx_oauth.models import TelnyxToken
-from prefect_telnyx_oauth.token_client import (
+from telnyx_oauth.models import TelnyxToken
+from telnyx_oauth.token_client import (
     ClientCredentialsGrant,
     Sleep,
     TokenEndpointConfig,
@@ -237,7 +237,7 @@ def test_token_flow_logs_attempts_and_waits_at_debug_without_bodies(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     run_flow([status(503), ok()])
-    lines = [r.getMessage() for r in caplog.records if r.name == "prefect_telnyx_oauth.token"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "telnyx_oauth.token"]
     assert lines[0] == f"token request grant=client_credentials attempt=1/3 url={URL}"
     assert lines[1] == "token endpoint answered 503; retrying in 0.25 s"
     assert all(r.levelno == logging.DEBUG for r in caplog.records if r.name.endswith(".token"))

@@ -9,14 +9,14 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from prefect_telnyx_oauth._token_request import build_token_request
-from prefect_telnyx_oauth._token_response import (
+from telnyx_oauth._token_request import build_token_request
+from telnyx_oauth._token_response import (
     MAX_BODY_BYTES,
     BodyBuffer,
     parse_token_response,
 )
-from prefect_telnyx_oauth._version import __version__
-from prefect_telnyx_oauth.errors import (
+from telnyx_oauth._version import __version__
+from telnyx_oauth.errors import (
     ConfigurationError,
     InvalidClientError,
     InvalidGrantError,
@@ -26,7 +26,7 @@ from prefect_telnyx_oauth.errors import (
     TokenResponseError,
     UnsupportedGrantTypeError,
 )
-from prefect_telnyx_oauth.token_client import (
+from telnyx_oauth.token_client import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
     Grant,
@@ -128,7 +128,7 @@ def test_build_token_request_every_shape_has_exact_bytes_and_headers(
         "accept": "application/json",
         "content-type": content_type,
         "content-length": str(len(body)),
-        "user-agent": f"prefect-telnyx-oauth/{__version__} httpx/{httpx.__version__}",
+        "user-agent": f"telnyx-oauth-core/{__version__} httpx/{httpx.__version__}",
     }
     if auth_method == "client_secret_basic":
         expected_headers["authorization"] = BASIC

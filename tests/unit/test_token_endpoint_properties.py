@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from prefect_telnyx_oauth._retry import parse_retry_after, retry_delay
-from prefect_telnyx_oauth._token_response import parse_token_response
-from prefect_telnyx_oauth.errors import TelnyxOAuthError
-from prefect_telnyx_oauth.models import TelnyxToken
-from prefect_telnyx_oauth.token_client import (
+from telnyx_oauth._retry import parse_retry_after, retry_delay
+from telnyx_oauth._token_response import parse_token_response
+from telnyx_oauth.errors import TelnyxOAuthError
+from telnyx_oauth.models import TelnyxToken
+from telnyx_oauth.token_client import (
     ClientCredentialsGrant,
     RefreshTokenGrant,
     TokenEndpointConfig,

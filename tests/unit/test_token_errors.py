@@ -8,15 +8,15 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from prefect_telnyx_oauth._token_errors import unavailable_error
-from prefect_telnyx_oauth._token_response import parse_token_response
-from prefect_telnyx_oauth.errors import (
+from telnyx_oauth._token_errors import unavailable_error
+from telnyx_oauth._token_response import parse_token_response
+from telnyx_oauth.errors import (
     InvalidClientError,
     InvalidRequestError,
     InvalidScopeError,
     TokenResponseError,
 )
-from prefect_telnyx_oauth.token_client import ClientCredentialsGrant, TokenEndpointConfig
+from telnyx_oauth.token_client import ClientCredentialsGrant, TokenEndpointConfig
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 CONFIG = TokenEndpointConfig(

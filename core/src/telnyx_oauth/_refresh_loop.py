@@ -67,12 +67,6 @@ class RefreshLoop:
         """True when called from the loop's own thread."""
         return self._thread is threading.current_thread()
 
-    @property
-    def running(self) -> bool:
-        """True while the loop thread is alive in this process."""
-        thread = self._thread
-        return thread is not None and thread.is_alive() and self._pid == os.getpid()
-
     def close(self) -> None:
         """Close the token client and stop the thread; a later `submit` raises RuntimeError."""
         with self._lock:

@@ -62,7 +62,7 @@ from telnyx_oauth.token_store import (
 if TYPE_CHECKING:
     from telnyx_oauth.token_cache import CachedToken, TokenCache, TokenSource
 
-logger = logging.getLogger("prefect_telnyx_oauth.cache")
+logger = logging.getLogger("telnyx_oauth.cache")
 
 T = TypeVar("T")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
@@ -25,6 +26,7 @@ from telnyx_oauth._checks import (
 )
 from telnyx_oauth._urls import require_secure_url
 from telnyx_oauth._version import __version__
+from telnyx_oauth.errors import ConfigurationError
 from telnyx_oauth.models import GrantType
 from telnyx_oauth.settings import (
     AUTH_METHODS,
@@ -33,8 +35,17 @@ from telnyx_oauth.settings import (
     TokenRequestFormat,
 )
 
-USER_AGENT = f"prefect-telnyx-oauth/{__version__} httpx/{httpx.__version__}"
-"""Sent with every token request, so the server's logs tell our requests apart."""
+USER_AGENT = f"telnyx-oauth-core/{__version__} httpx/{httpx.__version__}"
+"""Sent with every token request, so the server's logs tell our requests apart; a front end puts
+its own product token first (`TokenEndpointConfig.user_agent_product`)."""
+
+_PRODUCT = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+"""An RFC 9110 product token with its version: `name/version`."""
+
+
+def user_agent(product: str | None) -> str:
+    """The User-Agent header: `product` (a front end's `name/version`), then the core's own."""
+    return f"{product} {USER_AGENT}" if product else USER_AGENT
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,8 @@ class TokenEndpointConfig:
         backoff_base_seconds: The first retry waits up to this long (full jitter), doubling after.
         backoff_max_seconds: Upper bound of one backoff wait.
         retry_after_cap_seconds: The longest `Retry-After` we wait; a longer one ends the retries.
+        user_agent_product: The front end's `name/version`, sent before the core's in the
+            User-Agent (`prefect-telnyx-oauth/0.1.0 telnyx-oauth-core/0.1.0 httpx/...`).
 
     Raises:
         ConfigurationError: a value is invalid; the message names it.
@@ -98,6 +111,7 @@ class TokenEndpointConfig:
     backoff_base_seconds: float = 0.5
     backoff_max_seconds: float = 8.0
     retry_after_cap_seconds: float = 60.0
+    user_agent_product: str | None = None
 
     def __post_init__(self) -> None:
         checked: dict[str, Any] = {
@@ -112,6 +126,13 @@ class TokenEndpointConfig:
                 "timeout_seconds", self.timeout_seconds, allow_zero=False
             ),
         }
+        product = self.user_agent_product
+        if product is not None and not (isinstance(product, str) and _PRODUCT.fullmatch(product)):
+            msg = (
+                f"user_agent_product must be one `name/version` product token such as "
+                f"'my-app/1.0', got {product!r}"
+            )
+            raise ConfigurationError(msg)
         for name in ("backoff_base_seconds", "backoff_max_seconds", "retry_after_cap_seconds"):
             checked[name] = check_seconds(name, getattr(self, name), allow_zero=True)
         for name, value in checked.items():
@@ -176,7 +197,10 @@ def build_token_request(
     with less time left than that passes what remains).
     """
     fields = token_request_fields(config, grant)
-    headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+    headers = {
+        "Accept": "application/json",
+        "User-Agent": user_agent(config.user_agent_product),
+    }
     if config.auth_method == "client_secret_basic":
         headers["Authorization"] = basic_authorization(config.client_id, config.client_secret)
     if config.body_format == "json":

@@ -57,7 +57,7 @@ __all__ = [
     "parse_introspection",
 ]
 
-logger = logging.getLogger("prefect_telnyx_oauth.discovery")
+logger = logging.getLogger("telnyx_oauth.discovery")
 
 WELL_KNOWN_PATH: Final = "/.well-known/oauth-authorization-server"
 MAX_BODY_BYTES: Final = 64 * 1024

@@ -1,4 +1,4 @@
-"""The exceptions raised by prefect-telnyx-oauth.
+"""The exceptions raised by telnyx-oauth-core (and re-exported by the front ends).
 
 Every exception derives from `TelnyxOAuthError`, and no message ever contains a secret::
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 
 class TelnyxOAuthError(Exception):
-    """Base class of every error raised by prefect-telnyx-oauth."""
+    """Base class of every error raised by telnyx-oauth-core."""
 
 
 class ConfigurationError(TelnyxOAuthError):

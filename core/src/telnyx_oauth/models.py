@@ -1,8 +1,4 @@
-"""Wire models of the token endpoint (from the OpenAPI spec) and `TelnyxToken`, the token we hold.
-
-The wire models mirror `components.schemas` of `telnyx-oauth-token.openapi.yaml`: `TokenRequest`,
-`TokenResponse` and `OAuthErrorBody` (the spec's `oauth_Error`).
-"""
+"""`TelnyxToken`, the token we hold, and the grant types of the token endpoint."""
 
 from __future__ import annotations
 
@@ -12,42 +8,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 GrantType = Literal["client_credentials", "authorization_code", "refresh_token"]
-
-
-class TokenRequest(BaseModel):
-    """The body of `POST /oauth/token` (spec schema `TokenRequest`)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    grant_type: GrantType
-    scope: str | None = None
-    code: str | None = None
-    redirect_uri: str | None = None
-    code_verifier: str | None = None
-    refresh_token: SecretStr | None = None
-    client_id: str | None = None
-    client_secret: SecretStr | None = None
-
-
-class TokenResponse(BaseModel):
-    """A successful answer of `POST /oauth/token` (spec schema `TokenResponse`)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    access_token: SecretStr
-    token_type: str
-    expires_in: int
-    scope: str | None = None
-    refresh_token: SecretStr | None = None
-
-
-class OAuthErrorBody(BaseModel):
-    """An RFC 6749 error answer of `POST /oauth/token` (spec schema `oauth_Error`)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    error: str
-    error_description: str | None = None
 
 
 class TelnyxToken(BaseModel):

@@ -43,7 +43,7 @@ from telnyx_oauth._refresh_loop import RefreshLoop
 from telnyx_oauth.errors import TelnyxOAuthError, TokenEndpointUnavailableError
 from telnyx_oauth.models import TelnyxToken, utc_now
 
-logger = logging.getLogger("prefect_telnyx_oauth.cache")
+logger = logging.getLogger("telnyx_oauth.cache")
 
 __all__ = [
     "DEFAULT_DEADLINE_SECONDS",
@@ -204,9 +204,6 @@ class TokenCache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def __len__(self) -> int:
-        return len(self._slots)
 
     # -- what `_shared_refresh` asks of the cache ----------------------------------------------
 

@@ -55,7 +55,7 @@ __all__ = [
     "token_flow",
 ]
 
-logger = logging.getLogger("prefect_telnyx_oauth.token")
+logger = logging.getLogger("telnyx_oauth.token")
 
 TransportOutcome = httpx.Response | httpx.RequestError
 """What sending a request produced: a read response, or the httpx error that stopped it."""

@@ -28,7 +28,7 @@ __all__ = [
     "TokenStoreUnavailableError",
 ]
 
-logger = logging.getLogger("prefect_telnyx_oauth.cache")
+logger = logging.getLogger("telnyx_oauth.cache")
 
 
 class TokenStoreSession(Protocol):

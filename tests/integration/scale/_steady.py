@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from prefect_telnyx_oauth import TelnyxOAuthCredentials
-from prefect_telnyx_oauth.models import utc_now
+from telnyx_oauth.models import utc_now
 
 
 class Warnings(logging.Handler):
@@ -51,7 +51,8 @@ def call(block: TelnyxOAuthCredentials) -> dict[str, Any]:
 
 def main() -> None:
     warnings = Warnings()
-    logging.getLogger("prefect_telnyx_oauth").addHandler(warnings)
+    for name in ("telnyx_oauth", "prefect_telnyx_oauth"):
+        logging.getLogger(name).addHandler(warnings)
     blocks: dict[str, TelnyxOAuthCredentials] = {}
     for line in sys.stdin:
         command, name, *rest = line.split()

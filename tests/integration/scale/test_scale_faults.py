@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 from tests.integration.scale._postgres import Postgres
 from tests.integration.scale._servers import ApiServer, fleet, read_block_data, update_block_data
 from tests.integration.test_cross_process import WORKER, save_block

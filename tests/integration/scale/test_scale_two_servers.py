@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.models import utc_now
+from telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.models import utc_now
 from tests.integration.scale._servers import ApiServer, fleet, update_block_data
 from tests.integration.test_cross_process import save_block
 

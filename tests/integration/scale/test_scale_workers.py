@@ -22,7 +22,7 @@ from uuid import UUID
 
 import pytest
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.emulator import TelnyxEmulator
 from tests.integration.scale._servers import ApiServer, read_block_data, update_block_data
 from tests.integration.test_cross_process import save_block
 

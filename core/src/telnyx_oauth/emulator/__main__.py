@@ -1,4 +1,4 @@
-"""`python -m telnyx_oauth.emulator` (or `prefect_telnyx_oauth.emulator`): a local Telnyx.
+"""`python -m telnyx_oauth.emulator`: a local Telnyx.
 
 It prints the base URL, `export TELNYX_...` lines for the client library and ready curl commands,
 then one line per request unless `--quiet`. Knobs given as flags apply from the start; change them

@@ -14,6 +14,7 @@ class EmulatorCounters:
         token_requests_by_grant: arrivals by raw `grant_type` ("missing" when absent).
         token_requests_by_status: answered token requests by HTTP status.
         token_request_times: `time.monotonic()` at the arrival of each token request.
+        token_requests_by_user_agent: arrivals by `User-Agent` header ("" when absent).
         api_requests: answered API requests (balance, messages, phone numbers, number lookup).
         api_requests_by_status: answered API requests by HTTP status.
         tokens_issued: distinct access tokens issued.
@@ -25,6 +26,7 @@ class EmulatorCounters:
         self._token_requests_by_grant: dict[str, int] = {}
         self._token_requests_by_status: dict[int, int] = {}
         self._token_request_times: list[float] = []
+        self._token_requests_by_user_agent: dict[str, int] = {}
         self._api_requests_by_status: dict[int, int] = {}
         self._tokens_issued = 0
         self._messages_created = 0
@@ -48,6 +50,11 @@ class EmulatorCounters:
     def token_request_times(self) -> list[float]:
         with self._lock:
             return list(self._token_request_times)
+
+    @property
+    def token_requests_by_user_agent(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._token_requests_by_user_agent)
 
     @property
     def api_requests(self) -> int:
@@ -76,6 +83,7 @@ class EmulatorCounters:
             copy._token_requests_by_grant = dict(self._token_requests_by_grant)
             copy._token_requests_by_status = dict(self._token_requests_by_status)
             copy._token_request_times = list(self._token_request_times)
+            copy._token_requests_by_user_agent = dict(self._token_requests_by_user_agent)
             copy._api_requests_by_status = dict(self._api_requests_by_status)
             copy._tokens_issued = self._tokens_issued
             copy._messages_created = self._messages_created
@@ -91,6 +99,7 @@ class EmulatorCounters:
                 str(k): v for k, v in snap.token_requests_by_status.items()
             },
             "token_request_times": snap.token_request_times,
+            "token_requests_by_user_agent": snap.token_requests_by_user_agent,
             "api_requests": snap.api_requests,
             "api_requests_by_status": {str(k): v for k, v in snap.api_requests_by_status.items()},
             "tokens_issued": snap.tokens_issued,
@@ -105,13 +114,16 @@ class EmulatorCounters:
             self._token_requests_by_grant.clear()
             self._token_requests_by_status.clear()
             self._token_request_times.clear()
+            self._token_requests_by_user_agent.clear()
             self._api_requests_by_status.clear()
             self._tokens_issued = 0
             self._messages_created = 0
 
-    def _token_request_arrived(self, grant: str, at: float) -> None:
+    def _token_request_arrived(self, grant: str, at: float, user_agent: str = "") -> None:
         with self._lock:
             self._token_request_times.append(at)
+            by_agent = self._token_requests_by_user_agent
+            by_agent[user_agent] = by_agent.get(user_agent, 0) + 1
             self._token_requests_by_grant[grant] = self._token_requests_by_grant.get(grant, 0) + 1
 
     def _token_request_answered(self, status: int) -> None:

@@ -283,7 +283,9 @@ class OAuthRoutes:
         grant = "missing"
         if isinstance(params, dict):
             grant = params.get("grant_type") or "missing"
-        self.state.counters._token_request_arrived(grant, arrived_at)
+        self.state.counters._token_request_arrived(
+            grant, arrived_at, request.headers.get("user-agent", "")
+        )
         failure = self.state.take_injected_failure()
         latency = self.state.knobs().token_latency_seconds
         if latency > 0:

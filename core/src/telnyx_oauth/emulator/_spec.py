@@ -22,7 +22,7 @@ from importlib import resources
 from typing import Any
 
 SPEC_FILE = "telnyx-oauth-token.openapi.yaml"
-_LOGGER = logging.getLogger("prefect_telnyx_oauth.emulator")
+_LOGGER = logging.getLogger("telnyx_oauth.emulator")
 
 
 class SpecCheckUnavailable(RuntimeError):

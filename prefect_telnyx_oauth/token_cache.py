@@ -1,7 +1,0 @@
-"""Now `telnyx_oauth.token_cache`, in the Prefect-free core; this old name still imports it."""
-
-import sys
-
-from telnyx_oauth import token_cache as _m
-
-sys.modules[__name__] = _m
