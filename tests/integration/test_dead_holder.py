@@ -26,9 +26,9 @@ from prefect.client.schemas.actions import BlockDocumentUpdate
 from prefect.settings import PREFECT_API_URL
 
 from prefect_telnyx_oauth import TelnyxOAuthCredentials, TokenEndpointUnavailableError
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.models import utc_now
 from prefect_telnyx_oauth.testing import reset_token_caches
+from telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.models import utc_now
 from tests.integration.helpers import make_block
 from tests.integration.test_authorization_code_block import connect
 

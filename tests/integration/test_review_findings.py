@@ -21,8 +21,8 @@ from pydantic import SecretStr
 
 from prefect_telnyx_oauth import TelnyxOAuthCredentials
 from prefect_telnyx_oauth.cli._authorize import authorize_block
-from prefect_telnyx_oauth.discovery import clear_metadata_cache
 from telnyx_oauth._redact import secret_forms
+from telnyx_oauth.discovery import clear_metadata_cache
 from telnyx_oauth.errors import TelnyxOAuthError
 from telnyx_oauth.token_client import ClientCredentialsGrant, TokenEndpointConfig, request_token
 from tests.integration.loopback import LoopbackServer, QuietHandler

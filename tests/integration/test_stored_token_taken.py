@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 
 from pydantic import SecretStr
 
-from prefect_telnyx_oauth.emulator import TelnyxEmulator
-from prefect_telnyx_oauth.models import TelnyxToken, utc_now
-from prefect_telnyx_oauth.token_cache import TokenCache, TokenSource
+from telnyx_oauth.emulator import TelnyxEmulator
+from telnyx_oauth.models import TelnyxToken, utc_now
+from telnyx_oauth.token_cache import TokenCache, TokenSource
 from tests.integration.helpers import make_block
 from tests.stores import SlowStore
 
