@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 from collections import deque
+from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,7 +97,7 @@ def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     for node in sorted(graph):
         cycle = _shortest_cycle(graph, node)
         if cycle:
-            cycles.setdefault(frozenset(zip(cycle, cycle[1:], strict=False)), cycle)
+            cycles.setdefault(frozenset(pairwise(cycle)), cycle)
     return list(cycles.values())
 
 
