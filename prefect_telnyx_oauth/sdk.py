@@ -9,14 +9,28 @@ of the block.
 from __future__ import annotations
 
 from types import ModuleType
-from typing import TYPE_CHECKING
-
-from prefect_telnyx_oauth.credentials import TelnyxOAuthCredentials
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    import httpx
     import telnyx
 
+    from telnyx_oauth.models import TelnyxToken
+
 SDK_EXTRA = 'pip install "prefect-telnyx-oauth[sdk]"'
+
+
+class _TokenSource(Protocol):
+    """What the SDK helper needs of `TelnyxOAuthCredentials`; named here so it never imports it."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    def get_token(self) -> TelnyxToken: ...
+
+    async def aget_token(self) -> TelnyxToken: ...
+
+    def get_auth(self) -> httpx.Auth: ...
 
 
 def _import_telnyx() -> ModuleType:
@@ -31,7 +45,7 @@ def _import_telnyx() -> ModuleType:
     return telnyx
 
 
-def get_telnyx_sdk_client(credentials: TelnyxOAuthCredentials) -> telnyx.Telnyx:
+def get_telnyx_sdk_client(credentials: _TokenSource) -> telnyx.Telnyx:
     """Return an official `telnyx.Telnyx` client authenticated with the block's token.
 
     The SDK's own OAuth (`client_id`/`client_secret`, read from `TELNYX_CLIENT_*` when not given)
@@ -65,7 +79,7 @@ def get_telnyx_sdk_client(credentials: TelnyxOAuthCredentials) -> telnyx.Telnyx:
     return client
 
 
-async def aget_telnyx_sdk_client(credentials: TelnyxOAuthCredentials) -> telnyx.AsyncTelnyx:
+async def aget_telnyx_sdk_client(credentials: _TokenSource) -> telnyx.AsyncTelnyx:
     """Async twin of `get_telnyx_sdk_client`: returns a `telnyx.AsyncTelnyx`."""
     sdk = _import_telnyx()
     token = await credentials.aget_token()
